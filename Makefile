@@ -1,0 +1,48 @@
+# Front door.  `make run` and `make test` are all a newcomer needs.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+STORE      ?= ./demo-store
+CMAKE_FLAGS ?=
+# CI builds warning-free or fails.
+ifneq ($(CI),)
+CMAKE_FLAGS += -DTESS_WERROR=ON
+endif
+
+.PHONY: all deps build run test test-fast test-asan bench install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# The main job: a demo store, blobs and attributes in it, and what to try next.
+run: build
+	@scripts/demo.sh $(BUILD)/tess $(STORE)
+
+# Every test, then every test again under AddressSanitizer + UBSan.
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+
+test-fast: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTESS_SANITIZE=ON -DTESS_WERROR=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  TESS_SANITIZED=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+bench: build
+	@$(BUILD)/bench_blob
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD)

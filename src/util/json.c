@@ -1,0 +1,237 @@
+#include "util/json.h"
+#include "util/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tess_json_format_double(char *dst, double v)
+{
+	/* Shortest %.Ne that round-trips, as Python's repr does. */
+	char sci[40];
+	for (int prec = 0; prec < 17; prec++) {
+		snprintf(sci, sizeof sci, "%.*e", prec, v);
+		if (strtod(sci, NULL) == v)
+			break;
+	}
+	/* sci: [-]d[.ddd]e[+-]XX  -> digits and a decimal exponent */
+	char digits[24];
+	size_t nd = 0;
+	const char *p = sci;
+	int neg = 0;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	int exp10 = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	digits[nd] = '\0';
+	char *o = dst;
+	if (neg)
+		*o++ = '-';
+	if (exp10 < -4 || exp10 >= 16) {
+		*o++ = digits[0];
+		if (nd > 1) {
+			*o++ = '.';
+			memcpy(o, digits + 1, nd - 1);
+			o += nd - 1;
+		}
+		o += sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+	} else if (exp10 < 0) {
+		*o++ = '0';
+		*o++ = '.';
+		for (int i = -1; i > exp10; i--)
+			*o++ = '0';
+		memcpy(o, digits, nd);
+		o += nd;
+	} else {
+		size_t int_len = (size_t)exp10 + 1;
+		for (size_t i = 0; i < int_len; i++)
+			*o++ = i < nd ? digits[i] : '0';
+		*o++ = '.';
+		if (nd > int_len) {
+			memcpy(o, digits + int_len, nd - int_len);
+			o += nd - int_len;
+		} else {
+			*o++ = '0';
+		}
+	}
+	*o = '\0';
+	return (int)(o - dst);
+}
+
+static int put_str(tess_buf *out, const char *s) { return tess_buf_append(out, s, strlen(s)); }
+
+/* Python's ensure_ascii escaping: everything outside ' '..'~' is escaped. */
+static int put_string(tess_buf *out, const char *s, size_t len)
+{
+	int rc = put_str(out, "\"");
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (!rc && p < end) {
+		unsigned c = *p;
+		char esc[16];
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			esc[2] = 0;
+			p++;
+		} else if (c >= 0x20 && c < 0x7F) {
+			esc[0] = (char)c;
+			esc[1] = 0;
+			p++;
+		} else if (c < 0x80) {
+			const char *named = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t"
+			                  : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+			if (named)
+				strcpy(esc, named);
+			else
+				snprintf(esc, sizeof esc, "\\u%04x", c);
+			p++;
+		} else {
+			/* jansson guarantees valid UTF-8 in strings */
+			unsigned n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+			unsigned cp = c & (0x3F >> (n - 1));
+			for (unsigned i = 1; i < n && p + i < end; i++)
+				cp = (cp << 6) | (p[i] & 0x3F);
+			p += n;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + (cp >> 10),
+				         0xDC00 + (cp & 0x3FF));
+			} else {
+				snprintf(esc, sizeof esc, "\\u%04x", cp);
+			}
+		}
+		rc = put_str(out, esc);
+	}
+	return rc ? rc : put_str(out, "\"");
+}
+
+static int indent(tess_buf *out, int depth)
+{
+	int rc = put_str(out, "\n");
+	for (int i = 0; !rc && i < depth; i++)
+		rc = put_str(out, "    ");
+	return rc;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int dump(tess_buf *out, const json_t *v, int depth);
+
+static int dump_object(tess_buf *out, const json_t *v, int depth)
+{
+	size_t n = json_object_size(v);
+	if (n == 0)
+		return put_str(out, "{}");
+	const char **keys = malloc(n * sizeof *keys);
+	if (!keys)
+		return tess_err(TESS_ENOMEM, "out of memory writing JSON");
+	size_t i = 0;
+	const char *k;
+	json_t *val;
+	json_object_foreach((json_t *)v, k, val) keys[i++] = k;
+	/* strcmp on UTF-8 orders by code point, as Python's sort does (for
+	 * keys without surrogates). */
+	qsort(keys, n, sizeof *keys, cmp_keys);
+	int rc = put_str(out, "{");
+	for (i = 0; !rc && i < n; i++) {
+		rc = indent(out, depth + 1);
+		if (!rc)
+			rc = put_string(out, keys[i], strlen(keys[i]));
+		if (!rc)
+			rc = put_str(out, ": ");
+		if (!rc)
+			rc = dump(out, json_object_get(v, keys[i]), depth + 1);
+		if (!rc && i + 1 < n)
+			rc = put_str(out, ",");
+	}
+	free(keys);
+	if (!rc)
+		rc = indent(out, depth);
+	return rc ? rc : put_str(out, "}");
+}
+
+static int dump_array(tess_buf *out, const json_t *v, int depth)
+{
+	size_t n = json_array_size(v);
+	if (n == 0)
+		return put_str(out, "[]");
+	int rc = put_str(out, "[");
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = indent(out, depth + 1);
+		if (!rc)
+			rc = dump(out, json_array_get(v, i), depth + 1);
+		if (!rc && i + 1 < n)
+			rc = put_str(out, ",");
+	}
+	if (!rc)
+		rc = indent(out, depth);
+	return rc ? rc : put_str(out, "]");
+}
+
+static int dump(tess_buf *out, const json_t *v, int depth)
+{
+	char num[48];
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return dump_object(out, v, depth);
+	case JSON_ARRAY: return dump_array(out, v, depth);
+	case JSON_STRING: return put_string(out, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+		return put_str(out, num);
+	case JSON_REAL: {
+		double d = json_real_value(v);
+		if (isnan(d))
+			return put_str(out, "NaN");
+		if (isinf(d))
+			return put_str(out, d > 0 ? "Infinity" : "-Infinity");
+		tess_json_format_double(num, d);
+		return put_str(out, num);
+	}
+	case JSON_TRUE: return put_str(out, "true");
+	case JSON_FALSE: return put_str(out, "false");
+	case JSON_NULL: return put_str(out, "null");
+	}
+	return tess_err(TESS_EINVAL, "JSON value of unknown type");
+}
+
+int tess_json_dump(tess_buf *out, const json_t *v)
+{
+	if (!v)
+		return tess_err(TESS_EINVAL, "no JSON value to write");
+	return dump(out, v, 0);
+}
+
+int tess_json_dumps(char **out, const json_t *v)
+{
+	tess_buf buf = {0};
+	int rc = tess_json_dump(&buf, v);
+	if (!rc)
+		rc = tess_buf_append(&buf, "", 1);
+	if (rc) {
+		tess_buf_free(&buf);
+		*out = NULL;
+		return rc;
+	}
+	*out = (char *)buf.data;
+	return 0;
+}
+
+int tess_json_parse(json_t **out, const char *text, size_t len, const char *what)
+{
+	json_error_t err;
+	*out = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	if (!*out)
+		return tess_err(TESS_EINVAL, "%s: not valid JSON: line %d column %d: %s", what,
+		                err.line, err.column, err.text);
+	return 0;
+}
