@@ -33,7 +33,7 @@ test-fast: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 test-asan: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTESS_SANITIZE=ON -DTESS_WERROR=ON >/dev/null
+	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTESS_SANITIZE=ON -DTESS_WERROR=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  TESS_SANITIZED=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)

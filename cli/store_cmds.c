@@ -1,6 +1,8 @@
 /* Commands on the store as a whole: init. */
 #include "cli.h"
 
+#include <stdlib.h>
+
 static int run_init(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {

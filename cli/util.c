@@ -93,7 +93,8 @@ int cli_run_subcommand(struct cli_ctx *ctx, int argc, char **argv)
 	if (!sub)
 		return cli_usage_error(ctx, "unknown command '%s'", argv[0]);
 	char path[sizeof ctx->path];
-	snprintf(path, sizeof path, "%s %s", ctx->path, sub->name);
+	if (snprintf(path, sizeof path, "%s %s", ctx->path, sub->name) >= (int)sizeof path)
+		return cli_usage_error(ctx, "command '%s' nested too deeply", sub->name);
 	return cli_run(ctx, sub, path, argc, argv);
 }
 

@@ -46,6 +46,17 @@ int tess_lock_acquire(tess_lock **out, tess_store *st, const char *name);
 /** Release and free; NULL is a no-op. */
 void tess_lock_release(tess_lock *lk);
 
+/** A store URL taken apart: "scheme://location?query", or a plain path. */
+typedef struct tess_url {
+	char scheme[32];
+	char *location; /* malloc'd */
+	char *query;    /* malloc'd or NULL */
+} tess_url;
+
+/** Parse; on failure TESS_EINVAL/TESS_ENOMEM.  Free with tess_url_free always. */
+int tess_url_parse(tess_url *u, const char *url);
+void tess_url_free(tess_url *u);
+
 /** Nanoseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t tess_now_ns(void);
 

@@ -39,16 +39,10 @@ int tess_key_is_reserved(const char *key)
 
 /* ---- URL parsing ------------------------------------------------------------ */
 
-typedef struct parsed_url {
-	char scheme[32];
-	char *location; /* malloc'd */
-	char *query;    /* malloc'd or NULL */
-} parsed_url;
-
 /* "PATH" and "file://PATH" are local directories; "scheme://rest?query" names a
  * registered backend.  Plain paths never have a query: '?' is a valid file name
  * character. */
-static int url_parse(parsed_url *u, const char *url)
+int tess_url_parse(tess_url *u, const char *url)
 {
 	memset(u, 0, sizeof *u);
 	if (!url || !*url)
@@ -79,7 +73,7 @@ static int url_parse(parsed_url *u, const char *url)
 	return 0;
 }
 
-static void url_free(parsed_url *u)
+void tess_url_free(tess_url *u)
 {
 	free(u->location);
 	free(u->query);
@@ -132,28 +126,28 @@ static int format_write(tess_store *st)
 static int store_connect(tess_store **out, const char *url, unsigned flags)
 {
 	*out = NULL;
-	parsed_url u;
-	int rc = url_parse(&u, url);
+	tess_url u;
+	int rc = tess_url_parse(&u, url);
 	if (rc) {
-		url_free(&u);
+		tess_url_free(&u);
 		return rc;
 	}
 	const tess_backend_ops *ops = tess_backend_find(u.scheme);
 	if (!ops) {
 		rc = tess_err(TESS_EINVAL, "store URL '%s': unknown scheme '%s' (known: file, mem, lmdb)",
 		              url, u.scheme);
-		url_free(&u);
+		tess_url_free(&u);
 		return rc;
 	}
 	tess_store *st = calloc(1, sizeof *st);
 	if (!st || !(st->url = strdup(url))) {
 		free(st);
-		url_free(&u);
+		tess_url_free(&u);
 		return tess_err(TESS_ENOMEM, "store '%s': out of memory", url);
 	}
 	st->ops = ops;
 	rc = ops->open(&st->be, u.location, u.query, flags);
-	url_free(&u);
+	tess_url_free(&u);
 	if (rc) {
 		free(st->url);
 		free(st);

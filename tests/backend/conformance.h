@@ -39,6 +39,9 @@ int conf_teardown(void **state);
  */
 char *conf_location_new(const tess_backend_ops *ops, char **root);
 
+/** Remove a directory and everything below it. */
+void conf_remove_tree(const char *root);
+
 /** Open another instance of the test's location (without CREATE). */
 int conf_open_again(const struct conf *c, tess_backend **out);
 

@@ -83,7 +83,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 	return 0;
 }
 
-static void remove_tree(const char *root)
+void conf_remove_tree(const char *root)
 {
 	nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -120,7 +120,7 @@ int conf_teardown(void **state)
 	if (c->ops && c->be)
 		c->ops->close(c->be);
 	if (c->root) {
-		remove_tree(c->root);
+		conf_remove_tree(c->root);
 		free(c->root);
 	}
 	free(c->location);
