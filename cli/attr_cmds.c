@@ -19,7 +19,7 @@ static const char *shown_node(const char *node)
 /* ---- get ------------------------------------------------------------------ */
 
 /* --raw: a string value is printed as its text, anything else as JSON. */
-static int print_raw(const char *json)
+static int print_raw(const char *json, int compact)
 {
 	json_error_t err;
 	json_t *v = json_loads(json, JSON_DECODE_ANY, &err);
@@ -29,7 +29,7 @@ static int print_raw(const char *json)
 		fwrite(json_string_value(v), 1, json_string_length(v), stdout);
 		fputc('\n', stdout);
 	} else {
-		cli_json_pretty(stdout, json);
+		cli_json_print(stdout, json, !compact);
 	}
 	json_decref(v);
 	return 0;
@@ -70,12 +70,8 @@ static int run_attr_get(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_fail(rc, "attr get '%s' '%s'", shown_node(node), name);
 		return cli_fail(rc, "attr get '%s'", shown_node(node));
 	}
-	if (!raw || print_raw(json) != 0) {
-		if (compact)
-			puts(json);
-		else
-			cli_json_pretty(stdout, json);
-	}
+	if (!raw || print_raw(json, compact) != 0)
+		cli_json_print(stdout, json, !compact);
 	tess_free(json);
 	return CLI_OK;
 }
@@ -92,9 +88,14 @@ static int check_json_value(const char *node, const char *name, const char *valu
 		json_decref(v);
 		return 0;
 	}
-	return cli_fail_text("attr set '%s' '%s': invalid JSON value '%s' (%s); "
-	                     "quote strings as '\"%s\"' or use --string",
-	                     shown_node(node), name, value, err.text, value);
+	/* Text that does not start like a number, array, object or string was
+	 * most likely meant as a string. */
+	if (!strchr("[{\"-0123456789", value[0]))
+		return cli_fail_text("attr set '%s' '%s': invalid JSON value '%s' (%s); "
+		                     "quote strings as '\"%s\"' or use --string",
+		                     shown_node(node), name, value, err.text, value);
+	return cli_fail_text("attr set '%s' '%s': invalid JSON value '%s' (%s)",
+	                     shown_node(node), name, value, err.text);
 }
 
 static int run_attr_set(struct cli_ctx *ctx, int argc, char **argv)

@@ -177,10 +177,15 @@ static int run_put(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = check_key("put", key)) || (rc = cli_store(ctx, &st)))
 		return rc;
 	uint64_t bytes = 0;
-	if (strcmp(src, "-") == 0)
-		rc = put_stream(st, key, STDIN_FILENO, "standard input", flags, 0, &bytes);
-	else
+	if (strcmp(src, "-") == 0) {
+		/* `tess put k < file`: the size is known, so progress can show it. */
+		struct stat sb;
+		uint64_t total = fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode)
+		                 ? (uint64_t)sb.st_size : 0;
+		rc = put_stream(st, key, STDIN_FILENO, "standard input", flags, total, &bytes);
+	} else {
 		rc = put_file(st, key, src, flags, &bytes);
+	}
 	if (rc == CLI_OK)
 		print_summary(json, verbose, "put", key, bytes);
 	return rc;
@@ -478,10 +483,14 @@ static int run_rm(struct cli_ctx *ctx, int argc, char **argv)
 	size_t reported = 0;
 	for (int i = optind; i < argc; i++) {
 		char *key = argv[i];
-		if (flags & TESS_RECURSIVE)
+		if ((flags & TESS_RECURSIVE) && key[0] && key[0] != '/')
 			strip_trailing_slashes(key); /* "dir/" names the tree "dir" */
+		/* The library empties the whole store for "" -recursive; "rm -r /"
+		 * or an empty shell variable must not do that: keys are checked. */
 		size_t deleted = 0;
-		rc = tess_blob_delete(&deleted, st, key, flags);
+		rc = tess_key_check(key);
+		if (rc == 0)
+			rc = tess_blob_delete(&deleted, st, key, flags);
 		if (rc == TESS_ENOTFOUND && force)
 			rc = 0;
 		if (rc) {
@@ -602,28 +611,60 @@ static void cp_progress_cb(uint64_t done, uint64_t total, void *payload)
 	cli_progress_cb(done, total, &p->line);
 }
 
-static int cp_run(struct cp_side *src, struct cp_side *dst, unsigned flags,
-                  struct cp_progress *progress)
+/* A copy being prepared and run: both sides and the stores opened for it. */
+struct cp_job {
+	struct cp_side src;
+	struct cp_side dst;
+	struct cp_stores stores;
+	unsigned flags;
+};
+
+static int cp_prepare(struct cli_ctx *ctx, struct cp_job *job, const char *from,
+                      const char *to, const char *src_arg, const char *dst_arg)
 {
+	struct cp_side *src = &job->src, *dst = &job->dst;
+	int rc;
+	if ((rc = cp_parse_side(src, src_arg)) || (rc = cp_parse_side(dst, dst_arg)))
+		return rc;
+	if (src->local && dst->local)
+		return cli_usage_error(ctx, "both sides are local paths (use cp(1))");
+	if (src->local && from)
+		return cli_usage_error(ctx, "--from names a store but SRC '%s' is a local path",
+		                       src_arg);
+	if (dst->local && to)
+		return cli_usage_error(ctx, "--to names a store but DST '%s' is a local path",
+		                       dst_arg);
+	if (!src->local && (rc = cp_store(ctx, from, &job->stores, &src->st)))
+		return rc;
+	if (!dst->local && (rc = cp_store(ctx, to, &job->stores, &dst->st)))
+		return rc;
+	return cp_resolve_dst(dst, dst_arg, src, job->flags & TESS_RECURSIVE);
+}
+
+static int cp_run(struct cp_job *job, struct cp_progress *progress)
+{
+	struct cp_side *src = &job->src, *dst = &job->dst;
 	int rc;
 	if (src->local)
-		rc = tess_blob_copy_from_local(dst->st, dst->name, src->name, flags,
+		rc = tess_blob_copy_from_local(dst->st, dst->name, src->name, job->flags,
 		                               cp_progress_cb, progress);
 	else if (dst->local)
-		rc = tess_blob_copy_to_local(dst->name, src->st, src->name, flags,
+		rc = tess_blob_copy_to_local(dst->name, src->st, src->name, job->flags,
 		                             cp_progress_cb, progress);
 	else
-		rc = tess_blob_copy(dst->st, dst->name, src->st, src->name, flags,
+		rc = tess_blob_copy(dst->st, dst->name, src->st, src->name, job->flags,
 		                    cp_progress_cb, progress);
 	if (rc)
 		return cli_fail(rc, "cp '%s' -> '%s'", src->name, dst->name);
 	return CLI_OK;
 }
 
-/* Bytes copied: the object's size for one object, else what progress said. */
-static uint64_t cp_bytes(const struct cp_side *dst, unsigned flags, uint64_t reported)
+/* Bytes copied: the object's size for one object, else the progress total
+ * (which counts every object of a tree). */
+static uint64_t cp_bytes(const struct cp_job *job, uint64_t reported)
 {
-	if (flags & TESS_RECURSIVE)
+	const struct cp_side *dst = &job->dst;
+	if (job->flags & TESS_RECURSIVE)
 		return reported;
 	if (dst->local) {
 		struct stat sb;
@@ -631,6 +672,20 @@ static uint64_t cp_bytes(const struct cp_side *dst, unsigned flags, uint64_t rep
 	}
 	tess_stat ts;
 	return tess_blob_stat(&ts, dst->st, dst->name) == 0 ? ts.size : reported;
+}
+
+static void cp_report(const struct cp_job *job, int json, int verbose, uint64_t bytes)
+{
+	if (json) {
+		fputs("{\"src\": ", stdout);
+		cli_json_string(stdout, job->src.name);
+		fputs(", \"dst\": ", stdout);
+		cli_json_string(stdout, job->dst.name);
+		printf(", \"bytes\": %" PRIu64 "}\n", bytes);
+	}
+	if (verbose)
+		fprintf(stderr, "cp '%s' -> '%s': %" PRIu64 " bytes\n",
+		        job->src.name, job->dst.name, bytes);
 }
 
 static int run_cp(struct cli_ctx *ctx, int argc, char **argv)
@@ -644,12 +699,12 @@ static int run_cp(struct cli_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ 0 },
 	};
+	struct cp_job job = { .flags = 0 };
 	const char *from = NULL, *to = NULL;
-	unsigned flags = 0;
 	int c, rc, verbose = 0, json = 0;
 	while ((c = cli_getopt(argc, argv, "rv", opts, 0)) != -1) {
 		switch (c) {
-		case 'r': flags |= TESS_RECURSIVE; break;
+		case 'r': job.flags |= TESS_RECURSIVE; break;
 		case OPT_FROM: from = optarg; break;
 		case OPT_TO: to = optarg; break;
 		case 'v': verbose = 1; break;
@@ -661,46 +716,18 @@ static int run_cp(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if ((rc = cli_check_args(ctx, argc, argv, 2, 2)) >= 0)
 		return rc;
-	const char *src_arg = argv[optind], *dst_arg = argv[optind + 1];
-	struct cp_side src = { 0 }, dst = { 0 };
-	struct cp_stores stores = { .count = 0 };
-	rc = CLI_OK;
-	if (cp_parse_side(&src, src_arg) || cp_parse_side(&dst, dst_arg))
-		rc = CLI_FAIL;
-	else if (src.local && dst.local)
-		rc = cli_usage_error(ctx, "both sides are local paths (use cp(1))");
-	else if (src.local && from)
-		rc = cli_usage_error(ctx, "--from names a store but SRC '%s' is a local path", src_arg);
-	else if (dst.local && to)
-		rc = cli_usage_error(ctx, "--to names a store but DST '%s' is a local path", dst_arg);
-	else if (!src.local && (rc = cp_store(ctx, from, &stores, &src.st)))
-		;
-	else if (!dst.local && (rc = cp_store(ctx, to, &stores, &dst.st)))
-		;
-	else
-		rc = cp_resolve_dst(&dst, dst_arg, &src, flags & TESS_RECURSIVE);
+	rc = cp_prepare(ctx, &job, from, to, argv[optind], argv[optind + 1]);
 	if (rc == CLI_OK) {
 		struct cp_progress progress = { .done = 0 };
 		cli_progress_start(&progress.line);
-		rc = cp_run(&src, &dst, flags, &progress);
+		rc = cp_run(&job, &progress);
 		cli_progress_end(&progress.line);
-		if (rc == CLI_OK && (json || verbose)) {
-			uint64_t bytes = cp_bytes(&dst, flags, progress.done);
-			if (json) {
-				fputs("{\"src\": ", stdout);
-				cli_json_string(stdout, src.name);
-				fputs(", \"dst\": ", stdout);
-				cli_json_string(stdout, dst.name);
-				printf(", \"bytes\": %" PRIu64 "}\n", bytes);
-			}
-			if (verbose)
-				fprintf(stderr, "cp '%s' -> '%s': %" PRIu64 " bytes\n",
-				        src.name, dst.name, bytes);
-		}
+		if (rc == CLI_OK && (json || verbose))
+			cp_report(&job, json, verbose, cp_bytes(&job, progress.done));
 	}
-	cp_stores_close(&stores);
-	free(src.name);
-	free(dst.name);
+	cp_stores_close(&job.stores);
+	free(job.src.name);
+	free(job.dst.name);
 	return rc;
 }
 

@@ -145,9 +145,10 @@ const char *cli_node_path(const char *arg, char *buf, size_t bufsize);
 /* Write `s` as a JSON string literal (quoted, escaped). */
 void cli_json_string(FILE *out, const char *s);
 
-/* Pretty-print valid JSON text with 2-space indentation, keeping every token
- * (numbers included) exactly as written; a trailing newline follows. */
-void cli_json_pretty(FILE *out, const char *json);
+/* Print valid JSON text re-spaced: `pretty` 1 indents by 2 spaces, 0 puts it
+ * on one line with no spaces.  Every token (numbers included) stays exactly
+ * as written; a newline follows. */
+void cli_json_print(FILE *out, const char *json, int pretty);
 
 /* "2024-05-01T12:00:00Z" (or with ".123456789" when `frac`) in UTC. */
 void cli_format_time(char *buf, size_t size, int64_t ns, int frac);
@@ -169,7 +170,9 @@ struct cli_progress {
 	int enabled;
 	int shown;
 	double start;
-	double last;
+	double last;     /* when the line was last drawn */
+	uint64_t done;   /* the latest report */
+	uint64_t total;
 };
 
 void cli_progress_start(struct cli_progress *p);

@@ -216,7 +216,7 @@ static int fail_with_hint(int code, const char *hint, const char *fmt, ...)
 int cli_open_url(tess_store **out, const char *url)
 {
 	int rc = tess_store_open(out, url, NULL);
-	if (rc == TESS_ENOTFOUND)
+	if (rc == TESS_ENOTFOUND && !strstr(tess_errmsg(), "tess init"))
 		return fail_with_hint(rc, "; create one with 'tess init'", "store '%s'", url);
 	if (rc)
 		return cli_fail(rc, "store '%s'", url);
@@ -276,8 +276,11 @@ void cli_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void newline_indent(FILE *out, int depth)
+/* A line break plus indentation in pretty mode; nothing in compact mode. */
+static void newline_indent(FILE *out, int pretty, int depth)
 {
+	if (!pretty)
+		return;
 	fputc('\n', out);
 	for (int i = 0; i < depth; i++)
 		fputs("  ", out);
@@ -306,7 +309,7 @@ static const char *copy_string(FILE *out, const char *p)
 
 /* Only whitespace changes, so numbers keep their exact spelling (a JSON
  * library would re-print 0.1 as 0.10000000000000001). */
-void cli_json_pretty(FILE *out, const char *json)
+void cli_json_print(FILE *out, const char *json, int pretty)
 {
 	int depth = 0;
 	const char *p = skip_space(json);
@@ -327,20 +330,20 @@ void cli_json_pretty(FILE *out, const char *json)
 				fputc(*next, out);
 				p = next + 1;
 			} else {
-				newline_indent(out, ++depth);
+				newline_indent(out, pretty, ++depth);
 			}
 			break;
 		}
 		case '}': case ']':
-			newline_indent(out, --depth);
+			newline_indent(out, pretty, --depth);
 			fputc(c, out);
 			break;
 		case ',':
 			fputc(c, out);
-			newline_indent(out, depth);
+			newline_indent(out, pretty, depth);
 			break;
 		case ':':
-			fputs(": ", out);
+			fputs(pretty ? ": " : ":", out);
 			break;
 		default:
 			fputc(c, out);
@@ -418,6 +421,24 @@ void cli_progress_start(struct cli_progress *p)
 	p->shown = 0;
 	p->start = now_seconds();
 	p->last = 0;
+	p->done = 0;
+	p->total = 0;
+}
+
+static void progress_draw(struct cli_progress *p, double t)
+{
+	char d[32], tot[32], rate[32];
+	cli_format_bytes(d, sizeof d, (double)p->done);
+	cli_format_bytes(rate, sizeof rate, (double)p->done / (t - p->start));
+	if (p->total) {
+		cli_format_bytes(tot, sizeof tot, (double)p->total);
+		fprintf(stderr, "\r%s / %s  %s/s\033[K", d, tot, rate);
+	} else {
+		fprintf(stderr, "\r%s  %s/s\033[K", d, rate);
+	}
+	fflush(stderr);
+	p->shown = 1;
+	p->last = t;
 }
 
 void cli_progress_cb(uint64_t done, uint64_t total, void *payload)
@@ -425,27 +446,20 @@ void cli_progress_cb(uint64_t done, uint64_t total, void *payload)
 	struct cli_progress *p = payload;
 	if (!p || !p->enabled)
 		return;
+	p->done = done;
+	p->total = total;
 	double t = now_seconds();
 	/* Quick operations stay silent; a long one redraws ten times a second. */
-	if (t - p->start <= 1.0 || (p->shown && t - p->last < 0.1 && done != total))
+	if (t - p->start <= 1.0 || (p->shown && t - p->last < 0.1))
 		return;
-	p->last = t;
-	char d[32], tot[32], rate[32];
-	cli_format_bytes(d, sizeof d, (double)done);
-	cli_format_bytes(rate, sizeof rate, (double)done / (t - p->start));
-	if (total) {
-		cli_format_bytes(tot, sizeof tot, (double)total);
-		fprintf(stderr, "\r%s / %s  %s/s\033[K", d, tot, rate);
-	} else {
-		fprintf(stderr, "\r%s  %s/s\033[K", d, rate);
-	}
-	fflush(stderr);
-	p->shown = 1;
+	progress_draw(p, t);
 }
 
 void cli_progress_end(struct cli_progress *p)
 {
-	if (p->shown)
-		fputc('\n', stderr);
+	if (!p->shown)
+		return;
+	progress_draw(p, now_seconds()); /* the final count, then the newline */
+	fputc('\n', stderr);
 	p->shown = 0;
 }

@@ -13,14 +13,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_INPUT 4096
+#define FUZZ_MAX_INPUT 4096
 
 static size_t load(const char *path, uint8_t *buf)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return 0;
-	size_t n = fread(buf, 1, MAX_INPUT, f);
+	size_t n = fread(buf, 1, FUZZ_MAX_INPUT, f);
 	fclose(f);
 	return n;
 }
@@ -28,7 +28,7 @@ static size_t load(const char *path, uint8_t *buf)
 int main(int argc, char **argv)
 {
 	int seconds = 10;
-	static uint8_t seeds[256][MAX_INPUT];
+	static uint8_t seeds[256][FUZZ_MAX_INPUT];
 	size_t lens[256], nseeds = 0;
 	for (int i = 1; i < argc; i++) {
 		if (sscanf(argv[i], "-max_total_time=%d", &seconds) == 1 || argv[i][0] == '-')
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 			closedir(d);
 	}
 	uint64_t x = 88172645463325252ULL, runs = 0;
-	uint8_t buf[MAX_INPUT];
+	uint8_t buf[FUZZ_MAX_INPUT];
 	time_t end = time(NULL) + seconds;
 	while (time(NULL) < end) {
 		for (int k = 0; k < 1000; k++, runs++) {
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 				size_t pos = n ? x % n : 0;
 				switch ((x >> 32) % 3) {
 				case 0: if (n) buf[pos] = (uint8_t)(x >> 40); break;
-				case 1: if (n < MAX_INPUT) { memmove(buf + pos + 1, buf + pos, n - pos); buf[pos] = (uint8_t)(x >> 48); n++; } break;
+				case 1: if (n < FUZZ_MAX_INPUT) { memmove(buf + pos + 1, buf + pos, n - pos); buf[pos] = (uint8_t)(x >> 48); n++; } break;
 				default: if (n) { memmove(buf + pos, buf + pos + 1, n - pos - 1); n--; }
 				}
 			}

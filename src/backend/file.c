@@ -102,13 +102,17 @@ static int check_key(const char *op, const char *key)
 
 /* ---- resolving keys beneath the root ------------------------------------- */
 
+#if defined(SYS_openat2) && !defined(TESS_FILE_NO_OPENAT2)
+#define HAVE_OPENAT2 1
 static atomic_int openat2_missing;
+#endif
 
 /* openat2 confined to the root without symlinks; -1 with errno, ENOSYS when
- * the kernel lacks it (then we remember and always walk). */
+ * the kernel lacks it (then we remember and always walk).  Building with
+ * -DTESS_FILE_NO_OPENAT2 forces the walk, to test it. */
 static int open_beneath(int root_fd, const char *path, int flags)
 {
-#ifdef SYS_openat2
+#ifdef HAVE_OPENAT2
 	if (!atomic_load_explicit(&openat2_missing, memory_order_relaxed)) {
 		struct open_how how = {
 			.flags = (uint64_t)(flags | O_CLOEXEC),
@@ -151,15 +155,17 @@ static int not_a_directory(int parent_fd, const char *seg, const char *op,
 	                "object, not a prefix)", op, key, (int)comp_len, key);
 }
 
-/* Open (with `create`, make) the directory `seg` inside parent_fd.  Returns
- * the fd, RETRY when the parent vanished under us, or a negative code. */
+/* Open (with `create`, make) the directory `seg` inside parent_fd into *out.
+ * Returns 0, RETRY when the parent vanished under us, or a negative code. */
 static int open_segment(int parent_fd, const char *seg, const char *op, const char *key,
-                        size_t comp_len, int create)
+                        size_t comp_len, int create, int *out)
 {
 	for (int attempt = 0; attempt < PUT_RETRIES; attempt++) {
 		int fd = openat(parent_fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
+		if (fd >= 0) {
+			*out = fd;
+			return 0;
+		}
 		int e = errno;
 		if (e == ENOENT && !create)
 			return tess_err(TESS_ENOTFOUND, "file backend: %s '%s': no such object", op, key);
@@ -211,10 +217,11 @@ static int walk_dir(struct file_backend *fb, const char *op, const char *key,
 		}
 		memcpy(seg, key + start, len);
 		seg[len] = '\0';
-		int next = open_segment(fd, seg, op, key, end, create);
+		int next = -1;
+		int rc = open_segment(fd, seg, op, key, end, create, &next);
 		close_dir(fb, fd);
-		if (next < 0 || next == RETRY)
-			return next;
+		if (rc)
+			return rc;
 		fd = next;
 		start = end + 1;
 	}
@@ -834,6 +841,8 @@ static int file_writer_write(tess_writer *wr, const void *data, size_t len)
 	struct file_writer *w = (struct file_writer *)wr;
 	if (w->error)
 		return tess_err(w->error, "file backend: write '%s': an earlier write failed", w->key);
+	if (len == 0)
+		return 0;
 	int rc = 0;
 	if (len <= sizeof w->buffer - w->buffered) {
 		memcpy(w->buffer + w->buffered, data, len);
@@ -1335,6 +1344,24 @@ static int walk_listing(struct lister *L, int fd, size_t dirkey_len)
 	return rc;
 }
 
+/* Could the first dir_len bytes of a prefix name a directory of keys?  No
+ * key has an empty, "." or ".." segment, and openat2 would resolve them. */
+static int prefix_dir_plausible(const char *prefix, size_t dir_len)
+{
+	size_t start = 0;
+	while (start <= dir_len) {
+		const char *slash = memchr(prefix + start, '/', dir_len - start);
+		size_t end = slash ? (size_t)(slash - prefix) : dir_len;
+		size_t len = end - start;
+		if (len == 0 || len > TESS_KEY_SEGMENT_MAX || is_tmp_name(prefix + start, len) ||
+		    (len == 1 && prefix[start] == '.') ||
+		    (len == 2 && prefix[start] == '.' && prefix[start + 1] == '.'))
+			return 0;
+		start = end + 1;
+	}
+	return 1;
+}
+
 static int file_list(tess_backend *be, const char *prefix, const char *delimiter,
                      const char *start_after, size_t max_entries, tess_list_page *page)
 {
@@ -1345,9 +1372,11 @@ static int file_list(tess_backend *be, const char *prefix, const char *delimiter
 		return tess_err(TESS_EINVAL, "file backend: list '%s': the delimiter must be one "
 		                "byte, not '%s'", prefix, delimiter);
 	size_t prefix_len = strlen(prefix);
-	if (prefix_len > TESS_KEY_MAX)
-		return 0; /* no key is that long */
 	page->truncated = 0;
+	const char *slash = strrchr(prefix, '/');
+	size_t dir_len = slash ? (size_t)(slash - prefix) : 0;
+	if (prefix_len > TESS_KEY_MAX || (slash && !prefix_dir_plausible(prefix, dir_len)))
+		return 0; /* no key can start with this prefix */
 	struct lister *L = malloc(sizeof *L);
 	if (!L)
 		return tess_err(TESS_ENOMEM, "file backend: list '%s': out of memory", prefix);
@@ -1361,8 +1390,6 @@ static int file_list(tess_backend *be, const char *prefix, const char *delimiter
 		.page = page,
 	};
 	/* Start in the deepest directory the prefix names. */
-	const char *slash = strrchr(prefix, '/');
-	size_t dir_len = slash ? (size_t)(slash - prefix) : 0;
 	int fd;
 	int rc = open_dir(fb, "list", prefix, dir_len, 0, &fd);
 	if (rc == 0 && fd == fb->root_fd) {

@@ -70,8 +70,28 @@
 #define TXN_RETRIES 4             /* map resized or full: remap and try again */
 #define SPOOL_COPY_CHUNK ((size_t)8 << 20)
 #define PUT_MANY_TXN_BYTES ((size_t)64 << 20) /* keeps a batch's dirty pages in bounds */
-#define ETAG_FULL_HASH_MAX ((size_t)1 << 20)
-#define ETAG_EDGE_BYTES ((size_t)4096)
+#define LMDB_VALUE_MAX 0xFFFFFFFFull    /* LMDB stores value sizes in 32 bits */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LMDB_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LMDB_UNDER_ASAN 1
+#endif
+#endif
+
+#if defined(LMDB_UNDER_ASAN) && MDB_VERSION_FULL < MDB_VERINT(0, 9, 25)
+/* LMDB before 0.9.25 leaks its 1 MiB spill list once per write transaction
+ * that spills, i.e. every put of a value of about 256 MiB or more (ITS#9155,
+ * "free mt_spill_pgs in non-nested txn on end").  Tell LeakSanitizer, so
+ * sanitizer builds stay usable; LMDB's other allocations are still checked.
+ * Weak, so that a program with its own suppressions wins. */
+__attribute__((weak)) const char *__lsan_default_suppressions(void);
+__attribute__((weak)) const char *__lsan_default_suppressions(void)
+{
+	return "leak:mdb_midl_alloc\n";
+}
+#endif
 
 /* One open LMDB environment, shared by every instance on the same file in
  * this process. */
@@ -124,7 +144,8 @@ struct open_opts {
 };
 
 static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lmdb_env *envs;
+static struct lmdb_env *envs;    /* open environments, all processes' copies */
+static struct lmdb_env *orphans; /* a parent's environments a child let go of */
 
 static struct lmdb_env *env_of(tess_backend *be)
 {
@@ -156,6 +177,17 @@ static int mdb_fail(const struct lmdb_env *e, int rc, const char *op, const char
 		return tess_err(mdb_code(rc), "lmdb '%s': %s '%.300s': %s", e->path, op, key,
 		                mdb_strerror(rc));
 	return tess_err(mdb_code(rc), "lmdb '%s': %s: %s", e->path, op, mdb_strerror(rc));
+}
+
+static int check_value_size(const struct lmdb_env *e, const char *op, const char *key,
+                            uint64_t len)
+{
+	if (len > LMDB_VALUE_MAX)
+		return tess_err(TESS_ENOTSUP,
+		                "lmdb '%s': %s '%.300s': %" PRIu64 " bytes; LMDB values are limited "
+		                "to %llu bytes (4 GiB - 1)",
+		                e->path, op, key, len, LMDB_VALUE_MAX);
+	return 0;
 }
 
 static int check_key(const struct lmdb_env *e, const char *op, const char *key, size_t len)
@@ -406,8 +438,7 @@ static char *parent_dir(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-/* How to open `loc`: subdir mode, the data file's path and, when it exists,
- * its stat.  Returns 0, or TESS_ENOTFOUND/... with a message. */
+/* How a location is opened. */
 struct layout {
 	unsigned mdb_flags;  /* 0 or MDB_NOSUBDIR */
 	char *data_path;
@@ -416,6 +447,8 @@ struct layout {
 	struct stat st;
 };
 
+/* Decide subdir mode or not, find the data file and, when it exists, stat it.
+ * Returns 0, or TESS_ENOTFOUND/... with a message. */
 static int resolve_layout(const char *loc, unsigned flags, struct layout *l)
 {
 	struct stat st;
@@ -427,11 +460,12 @@ static int resolve_layout(const char *loc, unsigned flags, struct layout *l)
 		if (rc)
 			return rc;
 	}
-	if (stat(loc, &st) == 0 && S_ISDIR(st.st_mode)) {
+	int found = stat(loc, &st) == 0;
+	if (found && S_ISDIR(st.st_mode)) {
 		if (asprintf(&l->data_path, "%s/data.mdb", loc) < 0)
 			l->data_path = NULL;
 		l->spool_dir = strdup(loc);
-	} else if (stat(loc, &st) == 0 && !S_ISREG(st.st_mode)) {
+	} else if (found && !S_ISREG(st.st_mode)) {
 		return tess_err(TESS_EINVAL, "lmdb '%s': neither a directory nor a regular file", loc);
 	} else {
 		l->mdb_flags = MDB_NOSUBDIR;
@@ -470,14 +504,20 @@ static struct lmdb_env *env_find(const struct stat *st)
 	return NULL;
 }
 
+/* Called with envs_lock held, or on an environment not yet published. */
 static void env_destroy(struct lmdb_env *e)
 {
+	/* A forked child must not touch its parent's environment: aborting the
+	 * pooled transactions or closing it would free reader slots and locks
+	 * the parent still uses.  Keep it, reachable, for the process's life. */
+	if (e->env && e->pid != getpid()) {
+		e->next = orphans;
+		orphans = e;
+		return;
+	}
 	if (e->env) {
 		pool_drain(e);
-		/* A forked child must not close its parent's environment: LMDB
-		 * would release state the parent still uses. */
-		if (e->pid == getpid())
-			mdb_env_close(e->env);
+		mdb_env_close(e->env);
 	}
 	pthread_rwlock_destroy(&e->resize_lock);
 	pthread_mutex_destroy(&e->pool_lock);
@@ -628,16 +668,15 @@ static void lmdb_close(tess_backend *be)
 		return;
 	struct lmdb_env *e = env_of(be);
 	pthread_mutex_lock(&envs_lock);
-	int last = --e->refs == 0;
-	if (last)
+	if (--e->refs == 0) {
 		for (struct lmdb_env **p = &envs; *p; p = &(*p)->next)
 			if (*p == e) {
 				*p = e->next;
 				break;
 			}
-	pthread_mutex_unlock(&envs_lock);
-	if (last)
 		env_destroy(e);
+	}
+	pthread_mutex_unlock(&envs_lock);
 	free(be);
 }
 
@@ -724,30 +763,33 @@ static uint64_t hash_final(uint64_t h)
 
 /*
  * LMDB keeps no per-record metadata, and the layout (shared with zarr) has
- * no room for any, so mtime is unknown (0) and the etag is derived from the
- * value.  What the etag guarantees:
- *  - values up to 1 MiB: "h<hash of size and all bytes>-<size>".  Equal
- *    bytes give equal etags, so re-putting identical bytes keeps the etag;
- *    different bytes give a different etag barring a 64-bit hash collision.
- *  - larger values: "p<hash of size, first and last 4 KiB>-<size>-t<txn>"
- *    where txn is the id of the last committed write transaction of the
- *    whole environment.  Every write to the environment changes it, so any
- *    put of this key changes the etag; it also changes on writes to other
- *    keys (a spurious change costs a re-read, never a stale read).
+ * no room for any, so mtime is unknown (0) and the etag is a hash of the
+ * value: "<size>-<hash>".  Values up to ETAG_FULL_BYTES are hashed whole
+ * (about 10 ms for 64 MiB), so any change of their bytes changes the etag.
+ * Larger values are sampled (the first and last MiB and 64 KiB every
+ * 64 MiB), so stat stays cheap; a change that keeps the size and misses
+ * every sample keeps the etag.  Like S3's ETag, putting identical bytes
+ * again keeps it: the etag names the content, not the write.
  */
-static void make_etag(MDB_txn *txn, const MDB_val *v, char *etag, size_t cap)
+#define ETAG_FULL_BYTES ((size_t)64 << 20)
+#define ETAG_EDGE ((size_t)1 << 20)
+#define ETAG_STRIDE ((size_t)64 << 20)
+#define ETAG_SAMPLE ((size_t)64 << 10)
+
+static void make_etag(const MDB_val *v, char *etag, size_t cap)
 {
 	uint64_t size = v->mv_size;
-	uint64_t h = hash_bytes(0xCBF29CE484222325ULL, &size, sizeof size);
-	if (v->mv_size <= ETAG_FULL_HASH_MAX) {
-		h = hash_final(hash_bytes(h, v->mv_data, v->mv_size));
-		snprintf(etag, cap, "h%016" PRIx64 "-%" PRIx64, h, size);
-		return;
-	}
 	const uint8_t *bytes = v->mv_data;
-	h = hash_bytes(h, bytes, ETAG_EDGE_BYTES);
-	h = hash_final(hash_bytes(h, bytes + v->mv_size - ETAG_EDGE_BYTES, ETAG_EDGE_BYTES));
-	snprintf(etag, cap, "p%016" PRIx64 "-%" PRIx64 "-t%zx", h, size, mdb_txn_id(txn));
+	uint64_t h = hash_bytes(0xCBF29CE484222325ULL, &size, sizeof size);
+	if (v->mv_size <= ETAG_FULL_BYTES) {
+		h = hash_bytes(h, bytes, v->mv_size);
+	} else {
+		h = hash_bytes(h, bytes, ETAG_EDGE);
+		for (size_t off = ETAG_STRIDE; off + ETAG_SAMPLE < v->mv_size; off += ETAG_STRIDE)
+			h = hash_bytes(h, bytes + off, ETAG_SAMPLE);
+		h = hash_bytes(h, bytes + v->mv_size - ETAG_EDGE, ETAG_EDGE);
+	}
+	snprintf(etag, cap, "%" PRIx64 "-%016" PRIx64, size, hash_final(h));
 }
 
 static int lmdb_stat(tess_backend *be, const char *key, tess_stat *out)
@@ -766,7 +808,7 @@ static int lmdb_stat(tess_backend *be, const char *key, tess_stat *out)
 	if (rc == 0) {
 		out->size = v.mv_size;
 		out->mtime_ns = 0; /* LMDB records no modification time */
-		make_etag(txn, &v, out->etag, sizeof out->etag);
+		make_etag(&v, out->etag, sizeof out->etag);
 	}
 	read_end(e, txn);
 	return rc ? mdb_fail(e, rc, "stat", key) : 0;
@@ -800,8 +842,9 @@ static int put_in_txn(struct lmdb_env *e, MDB_txn *txn, const char *op, const ch
 	int rc = check_key(e, op, key, klen);
 	if (rc)
 		return rc;
-	if (src->len > SIZE_MAX)
-		return tess_err(TESS_EINVAL, "lmdb '%s': %s '%.300s': value too large", e->path, op, key);
+	rc = check_value_size(e, op, key, src->len);
+	if (rc)
+		return rc;
 	MDB_val k = {klen, (void *)key}, v = {(size_t)src->len, NULL};
 	unsigned put_flags = MDB_RESERVE | ((flags & TESS_PUT_IF_ABSENT) ? MDB_NOOVERWRITE : 0);
 	rc = mdb_put(txn, e->dbi, &k, &v, put_flags);
@@ -895,10 +938,11 @@ static int put_batch(struct lmdb_env *e, tess_put_req *reqs, size_t n)
 			reqs[i].status = put_in_txn(e, txn, "put", reqs[i].key, &src, reqs[i].flags,
 			                            &map_full);
 			bytes += reqs[i].len;
-			/* EINVAL/EEXISTS are checked before LMDB touches anything;
-			 * any other failure may leave the transaction unusable. */
-			fatal = reqs[i].status && reqs[i].status != TESS_EINVAL &&
-			        reqs[i].status != TESS_EEXISTS;
+			/* Refused keys and sizes (EINVAL, ENOTSUP) and EEXISTS fail
+			 * before LMDB changes anything; any other failure may leave
+			 * the transaction unusable. */
+			int st = reqs[i].status;
+			fatal = st && st != TESS_EINVAL && st != TESS_ENOTSUP && st != TESS_EEXISTS;
 			if (fatal)
 				rc = reqs[i].status;
 		}
@@ -1009,6 +1053,10 @@ static int lmdb_writer_write(tess_writer *tw, const void *data, size_t len)
 	if (w->failed)
 		return tess_err(w->failed, "lmdb '%s': writer '%.300s': an earlier write failed",
 		                w->e->path, w->key);
+	if (len > LMDB_VALUE_MAX - w->size) {
+		w->failed = check_value_size(w->e, "writer", w->key, (uint64_t)len + w->size);
+		return w->failed;
+	}
 	for (const uint8_t *p = data; len;) {
 		ssize_t n = write(w->fd, p, len);
 		if (n < 0 && errno == EINTR)

@@ -7,6 +7,7 @@
  */
 #include "conformance.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,22 +309,51 @@ static void test_list_exact_page(void **state)
 #define BIG_LIST_KEYS 20000
 #define BIG_LIST_PAGE 1000
 #define BIG_LIST_BATCH 500
+#define BIG_LIST_LOADERS 4 /* puts are fsync-bound: load with several threads */
 
-static void put_big_listing(struct conf *c)
+struct big_loader {
+	struct conf *c;
+	int id;
+	int rc;            /* first failure */
+	char failed[32];   /* its key */
+};
+
+static void *big_loader_main(void *arg)
 {
+	struct big_loader *l = arg;
 	tess_put_req reqs[BIG_LIST_BATCH];
-	char keys[BIG_LIST_BATCH][16];
-	for (int first = 0; first < BIG_LIST_KEYS; first += BIG_LIST_BATCH) {
+	char keys[BIG_LIST_BATCH][24];
+	for (int first = l->id * BIG_LIST_BATCH; first < BIG_LIST_KEYS && !l->rc;
+	     first += BIG_LIST_LOADERS * BIG_LIST_BATCH) {
 		for (int i = 0; i < BIG_LIST_BATCH; i++) {
 			snprintf(keys[i], sizeof keys[i], "big/k%05d", first + i);
 			reqs[i] = (tess_put_req){keys[i], keys[i] + 5, 5, 0, 1};
 		}
-		conf_ok(conf_put_many(c, reqs, BIG_LIST_BATCH));
-		for (int i = 0; i < BIG_LIST_BATCH; i++)
-			if (reqs[i].status)
-				fail_msg("put_many '%s': %d (%s)", keys[i], reqs[i].status,
-				         tess_strerror(reqs[i].status));
+		int rc = conf_put_many(l->c, reqs, BIG_LIST_BATCH);
+		for (int i = 0; i < BIG_LIST_BATCH && !rc; i++)
+			if (reqs[i].status) {
+				rc = reqs[i].status;
+				snprintf(l->failed, sizeof l->failed, "%s", keys[i]);
+			}
+		l->rc = rc;
 	}
+	return NULL;
+}
+
+static void put_big_listing(struct conf *c)
+{
+	pthread_t threads[BIG_LIST_LOADERS];
+	struct big_loader loaders[BIG_LIST_LOADERS];
+	for (int i = 0; i < BIG_LIST_LOADERS; i++) {
+		loaders[i] = (struct big_loader){c, i, 0, ""};
+		assert_int_equal(pthread_create(&threads[i], NULL, big_loader_main, &loaders[i]), 0);
+	}
+	for (int i = 0; i < BIG_LIST_LOADERS; i++)
+		pthread_join(threads[i], NULL);
+	for (int i = 0; i < BIG_LIST_LOADERS; i++)
+		if (loaders[i].rc)
+			fail_msg("put_many of the large listing failed at '%s': %d (%s)",
+			         loaders[i].failed, loaders[i].rc, tess_strerror(loaders[i].rc));
 }
 
 static void test_list_large(void **state)

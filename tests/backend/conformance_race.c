@@ -13,7 +13,6 @@
 #include "conformance.h"
 
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,12 +82,17 @@ static void racer_process_main(struct conf *c, racer_fn fn, int id, void *shared
 	_exit(0);
 }
 
+enum race_mode {
+	RACE_BY_CAPS,    /* processes when TESS_CAP_MULTIPROCESS, else threads */
+	RACE_IN_THREADS, /* threads sharing one instance, for every backend */
+};
+
 /* Run fn(id) for id in [0, n) all at once and wait for them. */
-static void run_racers(struct conf *c, int n, racer_fn fn, void *shared)
+static void run_racers(struct conf *c, enum race_mode mode, int n, racer_fn fn, void *shared)
 {
 	assert_true(n <= MAX_RACERS);
 	struct race_common *common = shared;
-	if (!(c->ops->caps & TESS_CAP_MULTIPROCESS)) {
+	if (mode == RACE_IN_THREADS || !(c->ops->caps & TESS_CAP_MULTIPROCESS)) {
 		pthread_t threads[MAX_RACERS];
 		struct racer_thread args[MAX_RACERS];
 		for (int i = 0; i < n; i++) {
@@ -157,11 +161,10 @@ static void pia_racer(const tess_backend_ops *ops, tess_backend *be, int id, voi
 	}
 }
 
-static void test_race_put_if_absent(void **state)
+static void race_put_if_absent(struct conf *c, enum race_mode mode)
 {
-	struct conf *c = *state;
 	struct pia_shared *sh = shared_new(sizeof *sh, PIA_RACERS);
-	run_racers(c, PIA_RACERS, pia_racer, sh);
+	run_racers(c, mode, PIA_RACERS, pia_racer, sh);
 	char key[32], value[64];
 	for (int k = 0; k < PIA_KEYS; k++) {
 		int winner = -1, winners = 0;
@@ -182,6 +185,17 @@ static void test_race_put_if_absent(void **state)
 		conf_expect_str(c, key, value);
 	}
 	shared_free(sh, sizeof *sh);
+}
+
+static void test_race_put_if_absent(void **state)
+{
+	race_put_if_absent(*state, RACE_BY_CAPS);
+}
+
+/* Threads sharing one instance must be safe for every backend. */
+static void test_race_put_if_absent_threads(void **state)
+{
+	race_put_if_absent(*state, RACE_IN_THREADS);
 }
 
 /* ---- many writers, different keys --------------------------------------------- */
@@ -219,7 +233,7 @@ static void test_race_many_writers(void **state)
 {
 	struct conf *c = *state;
 	struct par_shared *sh = shared_new(sizeof *sh, PAR_RACERS);
-	run_racers(c, PAR_RACERS, par_racer, sh);
+	run_racers(c, RACE_BY_CAPS, PAR_RACERS, par_racer, sh);
 	uint8_t value[3001];
 	char key[32];
 	for (int id = 0; id < PAR_RACERS; id++)
@@ -349,7 +363,7 @@ static void test_race_overwrite(void **state)
 	assert_non_null(value);
 	conf_put(c, OW_KEY, value, ow_value(value, OW_INITIAL_ID, 0));
 	struct ow_shared *sh = shared_new(sizeof *sh, OW_WRITERS + 1);
-	run_racers(c, OW_WRITERS + 1, ow_racer, sh);
+	run_racers(c, RACE_BY_CAPS, OW_WRITERS + 1, ow_racer, sh);
 	for (int id = 0; id < OW_WRITERS; id++)
 		for (int round = 0; round < OW_ROUNDS; round++)
 			if (sh->write_rc[id][round])
@@ -377,6 +391,8 @@ int conf_run_concurrency(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_race_put_if_absent, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(test_race_put_if_absent_threads, conf_setup,
+		                                conf_teardown),
 		cmocka_unit_test_setup_teardown(test_race_many_writers, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_race_overwrite, conf_setup, conf_teardown),
 	};

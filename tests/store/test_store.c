@@ -316,7 +316,7 @@ static void test_blob_copy_local(void **state)
 {
 	fixture *f = *state;
 	char *tmp = tu_tempdir();
-	char src[4200], path[4400], cmd[9000];
+	char src[4200], path[4400], cmd[20000];
 	snprintf(src, sizeof src, "%s/src", tmp);
 	snprintf(cmd, sizeof cmd, "mkdir -p %s/d1/d2 && printf one > %s/d1/a && printf two > %s/d1/d2/b"
 	         " && : > %s/empty", src, src, src, src);

@@ -75,7 +75,9 @@ void tess_buf_free(tess_buf *buf);
 typedef struct tess_stat {
 	uint64_t size;    /**< bytes */
 	int64_t mtime_ns; /**< last modification, ns since the Unix epoch */
-	char etag[72];    /**< opaque version tag, changes on every put; NUL-terminated */
+	char etag[72];    /**< opaque content tag, NUL-terminated: changes whenever
+	                       the bytes change (a put of identical bytes may keep
+	                       it, as on S3); writes of other keys never change it */
 } tess_stat;
 
 /** One entry of a listing: an object, or a common prefix (a "directory"). */
