@@ -787,6 +787,8 @@ static int file_put_many(tess_backend *be, tess_put_req *reqs, size_t n)
 
 /* ---- streaming writer ------------------------------------------------------ */
 
+static void prune_parents(struct file_backend *fb, const char *key);
+
 struct file_writer {
 	tess_writer base;
 	struct tmp_file tmp;
@@ -871,7 +873,10 @@ static void file_writer_abort(tess_writer *wr)
 	if (!wr)
 		return;
 	struct file_writer *w = (struct file_writer *)wr;
-	tmp_discard((struct file_backend *)w->base.backend, &w->tmp);
+	struct file_backend *fb = (struct file_backend *)w->base.backend;
+	tmp_discard(fb, &w->tmp);
+	/* Directories made for this object hold nothing now. */
+	prune_parents(fb, w->key);
 	writer_free(w);
 }
 
@@ -996,6 +1001,7 @@ struct lister {
 	size_t after_len;
 	size_t max;
 	tess_list_page *page;
+	size_t first; /* entries the page held before this call */
 	size_t last_len; /* the last common prefix emitted; 0: none */
 	char last[TESS_KEY_MAX + 1];
 	char path[TESS_KEY_MAX + 2]; /* the entry being looked at, as a key */
@@ -1192,14 +1198,15 @@ static int collect(struct lister *L, DIR *dir, size_t dirkey_len, const struct l
 		return tess_err(TESS_EIO, "file backend: list '%s': read directory '%s': %s",
 		                L->prefix, dirkey_len ? L->path : ".", strerror(errno));
 	}
-	qsort(b->items, b->count, sizeof *b->items, item_qsort_cmp);
+	if (b->count > 1)
+		qsort(b->items, b->count, sizeof *b->items, item_qsort_cmp);
 	return 0;
 }
 
 static int emit(struct lister *L, const char *name, size_t len, int is_prefix,
                 uint64_t size, int64_t mtime_ns)
 {
-	if (L->page->count >= L->max) {
+	if (L->page->count - L->first >= L->max) {
 		L->page->truncated = 1;
 		return LIST_STOP;
 	}
@@ -1302,7 +1309,7 @@ static int visit(struct lister *L, DIR *dir, size_t dirkey_len, const struct lis
 
 static size_t list_want(const struct lister *L, size_t previous)
 {
-	size_t remaining = L->max - L->page->count;
+	size_t remaining = L->max - (L->page->count - L->first);
 	size_t want = remaining == SIZE_MAX ? SIZE_MAX : remaining + 1;
 	/* Skipped entries (empty directories) can starve a pass: grow. */
 	if (previous && want < previous * 2)
@@ -1388,6 +1395,7 @@ static int file_list(tess_backend *be, const char *prefix, const char *delimiter
 		.after_len = start_after ? strlen(start_after) : 0,
 		.max = max_entries,
 		.page = page,
+		.first = page->count,
 	};
 	/* Start in the deepest directory the prefix names. */
 	int fd;

@@ -521,12 +521,13 @@ struct mem_lister {
 	size_t after_len;
 	size_t max;
 	tess_list_page *page;
+	size_t first; /* entries the page held before this call */
 };
 
 static int list_emit(struct mem_lister *L, const char *name, size_t len, int is_prefix,
                      uint64_t size, int64_t mtime_ns)
 {
-	if (L->page->count >= L->max) {
+	if (L->page->count - L->first >= L->max) {
 		L->page->truncated = 1;
 		return LIST_STOP;
 	}
@@ -605,6 +606,7 @@ static int mem_list(tess_backend *be, const char *prefix, const char *delimiter,
 		.after_len = start_after ? strlen(start_after) : 0,
 		.max = max_entries,
 		.page = page,
+		.first = page->count,
 	};
 	page->truncated = 0;
 	pthread_rwlock_rdlock(&store_of(be)->lock);
