@@ -477,8 +477,9 @@ static double large_once(large_ctx *c, enum large_op op, backend *b)
 static const char *const large_labels[] = {"(copy_from_local)", "(copy_to_local)",
                                            "(blob_reader)"};
 
-/* Each operation runs for raw and every backend back to back, so a slow
- * moment of a shared disk hits them alike. */
+/* Each operation runs for raw and every backend back to back (who goes
+ * first rotates from run to run), so a slow moment of a shared disk hits
+ * them alike. */
 static void bench_large(backend *bes, size_t nbes, uint64_t size, int runs)
 {
 	large_ctx c = {.bes = bes, .nbes = nbes, .size = size};
@@ -491,11 +492,14 @@ static void bench_large(backend *bes, size_t nbes, uint64_t size, int runs)
 	make_source(c.source, size, c.buf);
 	for (enum large_op op = LARGE_PUT; op <= LARGE_READ; op++) {
 		double raw[MAX_RUNS], tess[2][MAX_RUNS];
-		for (int r = 0; r < runs; r++) {
-			raw[r] = large_once(&c, op, NULL);
-			for (size_t i = 0; i < nbes; i++)
-				tess[i][r] = large_once(&c, op, &bes[i]);
-		}
+		for (int r = 0; r < runs; r++)
+			for (size_t j = 0; j <= nbes; j++) {
+				size_t who = (j + (size_t)r) % (nbes + 1); /* nbes: raw */
+				if (who == nbes)
+					raw[r] = large_once(&c, op, NULL);
+				else
+					tess[who][r] = large_once(&c, op, &bes[who]);
+			}
 		for (size_t i = 0; i < nbes; i++)
 			add_series("MB/s", 0.9, raw, tess[i], runs, "large %-4s %-5s %s",
 			           large_op_names[op], bes[i].name, large_labels[op]);
@@ -748,17 +752,27 @@ static void print_table(const options *o, const char *disk, const struct utsname
 	printf("large: %d run(s), median; cold page cache before every run, raw and Tessera alike\n"
 	       "       (syncfs + posix_fadvise DONTNEED on every file, stores closed)\n",
 	       o->large_runs);
-	printf("small: median of %d runs; gets hot (objects just written); ratio = tessera / raw\n\n",
-	       o->small_runs);
-	printf("%-44s %12s %12s %6s %7s %6s\n", "operation", "raw", "tessera", "ratio", "target",
-	       "result");
+	printf("small: median of %d runs; gets hot (objects just written)\n", o->small_runs);
+	printf("ratio = tessera / raw (higher is better); \"runs\" = lowest..highest ratio of\n"
+	       "raw and Tessera runs made back to back, a measure of the noise\n\n");
+	printf("%-41s %13s %13s %6s %12s %6s %6s\n", "operation", "raw", "tessera", "ratio", "runs",
+	       "target", "result");
 	for (size_t i = 0; i < g_nresults; i++) {
 		const result *r = &g_results[i];
-		char target[16] = "-";
+		char target[16] = "-", spread[32] = "-";
 		if (r->target > 0)
 			snprintf(target, sizeof target, ">=%.*f", r->target >= 10 ? 0 : 1, r->target);
-		printf("%-44s %7.0f %-5s %6.0f %-5s %6.2f %7s %6s\n", r->op, r->base, r->unit, r->tess,
-		       r->unit, r->tess / r->base, target, verdict(r));
+		if (r->nruns > 1) {
+			double lo = r->runs_tess[0] / r->runs_base[0], hi = lo;
+			for (int k = 1; k < r->nruns; k++) {
+				double x = r->runs_tess[k] / r->runs_base[k];
+				lo = x < lo ? x : lo;
+				hi = x > hi ? x : hi;
+			}
+			snprintf(spread, sizeof spread, "%.2f..%.2f", lo, hi);
+		}
+		printf("%-41s %7.0f %-5s %7.0f %-5s %6.2f %12s %6s %6s\n", r->op, r->base, r->unit,
+		       r->tess, r->unit, r->tess / r->base, spread, target, verdict(r));
 	}
 	printf("\nThe last two rows compare lmdb with the file backend instead of raw.\n");
 }

@@ -135,7 +135,7 @@ static void test_character_rules(void **state)
 	(void)state;
 	expect_invalid("a\\b", "contains a backslash");
 	expect_invalid("\\", "contains a backslash");
-	static const char *const controls[] = {"a\x01" "b", "a\tb", "a\nb", "\r", "a\x1f",
+	static const char *const controls[] = {("a\x01" "b"), "a\tb", "a\nb", "\r", "a\x1f",
 	                                       "a\x7f", "x/\x1b[0m"};
 	for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++)
 		expect_invalid(controls[i], "contains a control character");
@@ -160,7 +160,7 @@ static void test_utf8_rules(void **state)
 		"\xe2\x82/b",           /* truncated before a '/' */
 		"\xf0\x9f\x98",         /* truncated emoji */
 		"\x80",                 /* a lone continuation byte */
-		"a\xbf" "b",
+		("a\xbf" "b"),
 		"\xff",
 		"\xfe",
 		"\xf8\x88\x80\x80\x80", /* five-byte form */
