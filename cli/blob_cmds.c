@@ -75,7 +75,7 @@ static int put_stream(tess_store *st, const char *key, int fd, const char *src_n
 	if (!buf)
 		return cli_fail_text("put '%s': out of memory", key);
 	tess_blob_writer *w = NULL;
-	int rc = tess_blob_writer_open(&w, st, key, flags);
+	int rc = tess_blob_writer_open(&w, st, key, TESS_SIZE_UNKNOWN, flags);
 	if (rc) {
 		free(buf);
 		return cli_fail(rc, "put '%s'", key);
@@ -113,8 +113,8 @@ static int put_stream(tess_store *st, const char *key, int fd, const char *src_n
 	return CLI_OK;
 }
 
-/* A regular file without --if-absent goes through the library's local copy;
- * anything else (pipes, --if-absent) through the streaming writer. */
+/* A regular file goes through the library's local copy; anything else
+ * (pipes, devices) through the streaming writer. */
 static int put_file(tess_store *st, const char *key, const char *path,
                     unsigned flags, uint64_t *out_bytes)
 {
@@ -131,16 +131,15 @@ static int put_file(tess_store *st, const char *key, const char *path,
 		close(fd);
 		return cli_fail_text("put '%s': %s is a directory (use 'tess cp -r')", key, path);
 	}
-	if (!S_ISREG(sb.st_mode) || (flags & TESS_PUT_IF_ABSENT)) {
-		int status = put_stream(st, key, fd, path, flags,
-		                        S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0, out_bytes);
+	if (!S_ISREG(sb.st_mode)) {
+		int status = put_stream(st, key, fd, path, flags, 0, out_bytes);
 		close(fd);
 		return status;
 	}
 	close(fd);
 	struct cli_progress progress;
 	cli_progress_start(&progress);
-	int rc = tess_blob_copy_from_local(st, key, path, 0, cli_progress_cb, &progress);
+	int rc = tess_blob_copy_from_local(st, key, path, flags, cli_progress_cb, &progress);
 	cli_progress_end(&progress);
 	if (rc)
 		return cli_fail(rc, "put '%s'", key);

@@ -37,10 +37,13 @@ typedef struct tess_blob_writer tess_blob_writer;
 
 /**
  * Start a streaming put.  Nothing is visible under `key` until
- * tess_blob_writer_commit.  Errors as for tess_blob_put.
+ * tess_blob_writer_commit.  `size` is the exact number of bytes that will be
+ * written when known (backends such as LMDB then write in place instead of
+ * spooling), else TESS_SIZE_UNKNOWN; a writer that gets a different number
+ * of bytes fails (TESS_EINVAL).  Errors as for tess_blob_put.
  */
 int tess_blob_writer_open(tess_blob_writer **out, tess_store *st,
-                          const char *key, unsigned flags);
+                          const char *key, uint64_t size, unsigned flags);
 /** Append bytes.  On failure the writer must still be aborted. */
 int tess_blob_writer_write(tess_blob_writer *w, const void *data, size_t len);
 /** Make the object visible atomically and free the writer (even on failure). */
@@ -139,7 +142,8 @@ int tess_blob_copy_to_local(const char *local_path, tess_store *src,
 
 /**
  * Copy a local file (or, with TESS_RECURSIVE, a directory tree) into the
- * store at `dst_key`.  Symlinks in the tree are refused.
+ * store at `dst_key`.  Symlinks in the tree are refused.  With
+ * TESS_PUT_IF_ABSENT an existing key fails with TESS_EEXISTS.
  * (The cloud-compute SDK's CopyFileToRemote.)
  */
 int tess_blob_copy_from_local(tess_store *dst, const char *dst_key,

@@ -800,7 +800,7 @@ struct file_writer {
 };
 
 static int file_writer_open(tess_backend *be, tess_writer **out, const char *key,
-                            unsigned flags)
+                            uint64_t size, unsigned flags)
 {
 	struct file_backend *fb = (struct file_backend *)be;
 	*out = NULL;

@@ -1022,7 +1022,7 @@ static void writer_free(struct lmdb_writer *w)
 }
 
 static int lmdb_writer_open(tess_backend *be, tess_writer **out, const char *key,
-                            unsigned flags)
+                            uint64_t size, unsigned flags)
 {
 	struct lmdb_env *e = env_of(be);
 	*out = NULL;

@@ -452,7 +452,7 @@ struct mem_writer {
 };
 
 static int mem_writer_open(tess_backend *be, tess_writer **out, const char *key,
-                           unsigned flags)
+                           uint64_t size, unsigned flags)
 {
 	*out = NULL;
 	int rc = tess_key_check(key);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LIST_PAGE 1000
@@ -42,20 +43,27 @@ int tess_blob_put(tess_store *st, const char *key, const void *data, size_t len,
 struct tess_blob_writer {
 	tess_store *st;
 	tess_writer *w;
+	uint64_t size;    /* promised size or TESS_SIZE_UNKNOWN */
+	uint64_t written;
+	char *key;        /* for messages */
 };
 
 int tess_blob_writer_open(tess_blob_writer **out, tess_store *st, const char *key,
-                          unsigned flags)
+                          uint64_t size, unsigned flags)
 {
 	*out = NULL;
 	int rc = check_writable(key);
 	if (rc)
 		return rc;
 	tess_blob_writer *bw = calloc(1, sizeof *bw);
-	if (!bw)
+	if (!bw || !(bw->key = strdup(key))) {
+		free(bw);
 		return tess_err(TESS_ENOMEM, "blob '%s': out of memory", key);
+	}
 	bw->st = st;
-	if ((rc = st->ops->writer_open(st->be, &bw->w, key, flags))) {
+	bw->size = size;
+	if ((rc = st->ops->writer_open(st->be, &bw->w, key, size, flags))) {
+		free(bw->key);
 		free(bw);
 		return rc;
 	}
@@ -65,13 +73,32 @@ int tess_blob_writer_open(tess_blob_writer **out, tess_store *st, const char *ke
 
 int tess_blob_writer_write(tess_blob_writer *bw, const void *data, size_t len)
 {
-	return bw->st->ops->writer_write(bw->w, data, len);
+	if (bw->size != TESS_SIZE_UNKNOWN && len > bw->size - bw->written)
+		return tess_err(TESS_EINVAL, "blob '%s': more than the %llu bytes announced", bw->key,
+		                (unsigned long long)bw->size);
+	int rc = bw->st->ops->writer_write(bw->w, data, len);
+	if (!rc)
+		bw->written += len;
+	return rc;
+}
+
+static void writer_free(tess_blob_writer *bw)
+{
+	free(bw->key);
+	free(bw);
 }
 
 int tess_blob_writer_commit(tess_blob_writer *bw)
 {
+	if (bw->size != TESS_SIZE_UNKNOWN && bw->written != bw->size) {
+		int rc = tess_err(TESS_EINVAL, "blob '%s': %llu bytes written, %llu announced",
+		                  bw->key, (unsigned long long)bw->written,
+		                  (unsigned long long)bw->size);
+		tess_blob_writer_abort(bw);
+		return rc;
+	}
 	int rc = bw->st->ops->writer_commit(bw->w);
-	free(bw);
+	writer_free(bw);
 	return rc;
 }
 
@@ -80,7 +107,7 @@ void tess_blob_writer_abort(tess_blob_writer *bw)
 	if (!bw)
 		return;
 	bw->st->ops->writer_abort(bw->w);
-	free(bw);
+	writer_free(bw);
 }
 
 int tess_blob_put_fd(tess_store *st, const char *key, int fd, unsigned flags)
@@ -88,10 +115,20 @@ int tess_blob_put_fd(tess_store *st, const char *key, int fd, unsigned flags)
 	return blob_put_fd(st, key, fd, flags, NULL);
 }
 
+/* What is left to read of a regular file; unknown for pipes and devices. */
+static uint64_t fd_remaining(int fd)
+{
+	struct stat sb;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || pos < 0 || pos > sb.st_size)
+		return TESS_SIZE_UNKNOWN;
+	return (uint64_t)(sb.st_size - pos);
+}
+
 int blob_put_fd(tess_store *st, const char *key, int fd, unsigned flags, blob_progress *p)
 {
 	tess_blob_writer *bw;
-	int rc = tess_blob_writer_open(&bw, st, key, flags);
+	int rc = tess_blob_writer_open(&bw, st, key, fd_remaining(fd), flags);
 	if (rc)
 		return rc;
 	char *buf = malloc(BLOB_CHUNK);

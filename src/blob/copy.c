@@ -44,7 +44,7 @@ static int copy_object(tess_store *dst, const char *dkey, tess_store *src,
 			blob_progress_add(p, got);
 	} else {
 		tess_blob_writer *w;
-		rc = tess_blob_writer_open(&w, dst, dkey, 0);
+		rc = tess_blob_writer_open(&w, dst, dkey, size, 0);
 		while (!rc && !(rc = tess_blob_reader_read(r, buf, cap, &n)) && n > 0) {
 			rc = tess_blob_writer_write(w, buf, n);
 			blob_progress_add(p, n);
@@ -265,18 +265,19 @@ int tess_blob_copy_to_local(const char *local_path, tess_store *src, const char 
 
 /* ---- local to store ------------------------------------------------------------- */
 
-static int file_to_object(tess_store *dst, const char *key, const char *path, blob_progress *p)
+static int file_to_object(tess_store *dst, const char *key, const char *path,
+                          unsigned flags, blob_progress *p)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return tess_err(tess_errno_code(errno), "copy '%s': %s", path, strerror(errno));
-	int rc = blob_put_fd(dst, key, fd, 0, p);
+	int rc = blob_put_fd(dst, key, fd, flags & TESS_PUT_IF_ABSENT, p);
 	close(fd);
 	return rc;
 }
 
-static int dir_to_store(tess_store *dst, const char *key, const char *dir, blob_progress *p,
-                        size_t *count)
+static int dir_to_store(tess_store *dst, const char *key, const char *dir, unsigned flags,
+                        blob_progress *p, size_t *count)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -297,11 +298,11 @@ static int dir_to_store(tess_store *dst, const char *key, const char *dir, blob_
 		} else if (S_ISLNK(sb.st_mode)) {
 			rc = tess_err(TESS_EPERM, "copy '%s': is a symbolic link; refusing to follow it", path);
 		} else if (S_ISDIR(sb.st_mode)) {
-			rc = dir_to_store(dst, child, path, p, count);
+			rc = dir_to_store(dst, child, path, flags, p, count);
 		} else if (S_ISREG(sb.st_mode)) {
 			rc = tess_key_check(child);
 			if (!rc)
-				rc = file_to_object(dst, child, path, p);
+				rc = file_to_object(dst, child, path, flags, p);
 			(*count)++;
 		} else {
 			rc = tess_err(TESS_EINVAL, "copy '%s': not a regular file or directory", path);
@@ -324,7 +325,7 @@ int tess_blob_copy_from_local(tess_store *dst, const char *dst_key, const char *
 		return tess_err(tess_errno_code(errno), "copy '%s': %s", local_path, strerror(errno));
 	if (S_ISREG(sb.st_mode)) {
 		p.total = (uint64_t)sb.st_size;
-		return file_to_object(dst, dst_key, local_path, &p);
+		return file_to_object(dst, dst_key, local_path, flags, &p);
 	}
 	if (!S_ISDIR(sb.st_mode))
 		return tess_err(TESS_EINVAL, "copy '%s': not a regular file or directory", local_path);
@@ -334,7 +335,7 @@ int tess_blob_copy_from_local(tess_store *dst, const char *dst_key, const char *
 	if (dst_key[0] && tess_key_check(dst_key))
 		return TESS_EINVAL;
 	size_t count = 0;
-	int rc = dir_to_store(dst, dst_key, local_path, &p, &count);
+	int rc = dir_to_store(dst, dst_key, local_path, flags, &p, &count);
 	if (!rc && count == 0)
 		return tess_err(TESS_ENOTFOUND, "copy '%s': no files in this directory", local_path);
 	return rc;

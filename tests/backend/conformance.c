@@ -386,7 +386,7 @@ static void test_put_if_absent(void **state)
 
 	/* the key appears between writer_open and commit */
 	tess_writer *w = NULL;
-	conf_ok(c->ops->writer_open(c->be, &w, "pia/late", TESS_PUT_IF_ABSENT));
+	conf_ok(c->ops->writer_open(c->be, &w, "pia/late", TESS_SIZE_UNKNOWN, TESS_PUT_IF_ABSENT));
 	conf_ok(c->ops->writer_write(w, "writer", 6));
 	conf_put_str(c, "pia/late", "direct put");
 	conf_err(c->ops->writer_commit(w), TESS_EEXISTS, "pia/late");
@@ -406,7 +406,7 @@ static void test_writer_commit(void **state)
 {
 	struct conf *c = *state;
 	tess_writer *w = NULL;
-	conf_ok(c->ops->writer_open(c->be, &w, "w/obj", 0));
+	conf_ok(c->ops->writer_open(c->be, &w, "w/obj", TESS_SIZE_UNKNOWN, 0));
 	char expect[64 * 100 + 1] = "";
 	for (int i = 0; i < 100; i++) {
 		char piece[65];
@@ -425,7 +425,7 @@ static void test_writer_commit(void **state)
 	conf_expect_str(c, "w/obj", expect);
 
 	/* replacing an existing object: the old one stays until commit */
-	conf_ok(c->ops->writer_open(c->be, &w, "w/obj", 0));
+	conf_ok(c->ops->writer_open(c->be, &w, "w/obj", TESS_SIZE_UNKNOWN, 0));
 	conf_ok(c->ops->writer_write(w, "replacement", 11));
 	conf_expect_str(c, "w/obj", expect);
 	conf_ok(c->ops->writer_commit(w));
@@ -433,8 +433,8 @@ static void test_writer_commit(void **state)
 
 	/* two writers on one key: the later commit wins, whole */
 	tess_writer *w1 = NULL, *w2 = NULL;
-	conf_ok(c->ops->writer_open(c->be, &w1, "w/two", 0));
-	conf_ok(c->ops->writer_open(c->be, &w2, "w/two", 0));
+	conf_ok(c->ops->writer_open(c->be, &w1, "w/two", TESS_SIZE_UNKNOWN, 0));
+	conf_ok(c->ops->writer_open(c->be, &w2, "w/two", TESS_SIZE_UNKNOWN, 0));
 	conf_ok(c->ops->writer_write(w1, "one-", 4));
 	conf_ok(c->ops->writer_write(w2, "two-", 4));
 	conf_ok(c->ops->writer_write(w1, "first", 5));
@@ -451,12 +451,12 @@ static void test_writer_abort(void **state)
 	tess_writer *w = NULL;
 
 	/* abort without writing */
-	conf_ok(c->ops->writer_open(c->be, &w, "a/none", 0));
+	conf_ok(c->ops->writer_open(c->be, &w, "a/none", TESS_SIZE_UNKNOWN, 0));
 	c->ops->writer_abort(w);
 	conf_expect_missing(c, "a/none");
 
 	/* abort after writing, deep in a tree: no trace, not even a prefix */
-	conf_ok(c->ops->writer_open(c->be, &w, "nest/deep/er/k", 0));
+	conf_ok(c->ops->writer_open(c->be, &w, "nest/deep/er/k", TESS_SIZE_UNKNOWN, 0));
 	conf_ok(c->ops->writer_write(w, "partial data", 12));
 	c->ops->writer_abort(w);
 	conf_expect_missing(c, "nest/deep/er/k");
@@ -464,13 +464,13 @@ static void test_writer_abort(void **state)
 
 	/* abort of a replacement keeps the old object */
 	conf_put_str(c, "a/keep", "old value");
-	conf_ok(c->ops->writer_open(c->be, &w, "a/keep", 0));
+	conf_ok(c->ops->writer_open(c->be, &w, "a/keep", TESS_SIZE_UNKNOWN, 0));
 	conf_ok(c->ops->writer_write(w, "new value that never lands", 26));
 	c->ops->writer_abort(w);
 	conf_expect_str(c, "a/keep", "old value");
 
 	/* abort with IF_ABSENT */
-	conf_ok(c->ops->writer_open(c->be, &w, "a/pia", TESS_PUT_IF_ABSENT));
+	conf_ok(c->ops->writer_open(c->be, &w, "a/pia", TESS_SIZE_UNKNOWN, TESS_PUT_IF_ABSENT));
 	conf_ok(c->ops->writer_write(w, "x", 1));
 	c->ops->writer_abort(w);
 	conf_expect_missing(c, "a/pia");
@@ -505,7 +505,7 @@ static void exercise_key(struct conf *c, const char *key)
 	conf_ok(conf_write_stream(c, key, "streamed", 8, 0));
 	conf_expect_str(c, key, "streamed");
 	tess_writer *w = NULL;
-	conf_ok(c->ops->writer_open(c->be, &w, key, 0));
+	conf_ok(c->ops->writer_open(c->be, &w, key, TESS_SIZE_UNKNOWN, 0));
 	conf_ok(c->ops->writer_write(w, "aborted", 7));
 	c->ops->writer_abort(w);
 	conf_expect_str(c, key, "streamed");

@@ -141,7 +141,7 @@ static void big_write(struct conf *c, const char *key, uint64_t size, uint8_t *p
                       struct heap_watch *hw)
 {
 	tess_writer *w = NULL;
-	conf_ok(c->ops->writer_open(c->be, &w, key, 0));
+	conf_ok(c->ops->writer_open(c->be, &w, key, TESS_SIZE_UNKNOWN, 0));
 	for (uint64_t at = 0; at < size; at += WRITE_PIECE) {
 		fill_pattern(piece, at, WRITE_PIECE);
 		int rc = c->ops->writer_write(w, piece, WRITE_PIECE);

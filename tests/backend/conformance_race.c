@@ -300,7 +300,7 @@ static int ow_write(const tess_backend_ops *ops, tess_backend *be, const uint8_t
 	if (!streamed)
 		return ops->put(be, OW_KEY, value, len, 0);
 	tess_writer *w = NULL;
-	int rc = ops->writer_open(be, &w, OW_KEY, 0);
+	int rc = ops->writer_open(be, &w, OW_KEY, TESS_SIZE_UNKNOWN, 0);
 	for (size_t at = 0; rc == 0 && at < len; at += OW_PIECE)
 		rc = ops->writer_write(w, value + at, len - at < OW_PIECE ? len - at : OW_PIECE);
 	if (w && rc) {

@@ -225,7 +225,7 @@ int conf_write_stream(struct conf *c, const char *key, const void *data, size_t 
                       unsigned flags)
 {
 	tess_writer *w = NULL;
-	int rc = c->ops->writer_open(c->be, &w, key, flags);
+	int rc = c->ops->writer_open(c->be, &w, key, TESS_SIZE_UNKNOWN, flags);
 	if (rc)
 		return rc;
 	rc = c->ops->writer_write(w, data, len);

@@ -170,7 +170,7 @@ static void test_blob_streams(void **state)
 	fixture *f = *state;
 	/* writer: invisible until commit; abort leaves nothing */
 	tess_blob_writer *w;
-	OK(tess_blob_writer_open(&w, f->st, "stream/obj", 0));
+	OK(tess_blob_writer_open(&w, f->st, "stream/obj", TESS_SIZE_UNKNOWN, 0));
 	char block[4096];
 	for (size_t i = 0; i < sizeof block; i++)
 		block[i] = (char)(i * 7);
@@ -181,7 +181,7 @@ static void test_blob_streams(void **state)
 	OK(tess_blob_writer_commit(w));
 	OK(tess_blob_stat(&sb, f->st, "stream/obj"));
 	assert_int_equal(sb.size, 300 * sizeof block);
-	OK(tess_blob_writer_open(&w, f->st, "stream/aborted", 0));
+	OK(tess_blob_writer_open(&w, f->st, "stream/aborted", TESS_SIZE_UNKNOWN, 0));
 	OK(tess_blob_writer_write(w, block, 10));
 	tess_blob_writer_abort(w);
 	FAILS(TESS_ENOTFOUND, tess_blob_stat(&sb, f->st, "stream/aborted"));

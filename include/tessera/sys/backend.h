@@ -36,6 +36,9 @@ extern "C" {
 #define TESS_KEY_MAX 1024
 #define TESS_KEY_SEGMENT_MAX 255
 
+/** "Size not known in advance", for writer_open. */
+#define TESS_SIZE_UNKNOWN UINT64_MAX
+
 /** Flags for put, put_many and writer_open. */
 #define TESS_PUT_IF_ABSENT 0x1u /**< fail with TESS_EEXISTS if the key exists */
 
@@ -175,10 +178,14 @@ struct tess_backend_ops {
 	/**
 	 * Streaming writer for objects of any size with bounded memory.  Nothing
 	 * is visible until writer_commit; writer_commit and writer_abort both
-	 * free the writer.  Flags as for put (checked at commit).
+	 * free the writer.  Flags as for put (checked at commit).  `size` is the
+	 * exact final size when the caller knows it (a backend may reserve the
+	 * space up front and write in place), else TESS_SIZE_UNKNOWN; writing
+	 * more than a known size fails, and committing fewer bytes fails with
+	 * TESS_EINVAL.
 	 */
 	int (*writer_open)(tess_backend *be, tess_writer **out, const char *key,
-	                   unsigned flags);
+	                   uint64_t size, unsigned flags);
 	int (*writer_write)(tess_writer *w, const void *data, size_t len);
 	int (*writer_commit)(tess_writer *w);
 	void (*writer_abort)(tess_writer *w);
