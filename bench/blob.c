@@ -15,7 +15,7 @@
  *           under keys "<series><run>/small/DD/NNNN" (100 directories).
  *           put: raw = open temp + write + fsync + close + rename per object
  *                (and, for reference, the same plus an fsync of the directory);
- *                Tessera = tess_blob_put per object, and tess_obj_put_many in
+ *                Tessera = tess_blob_put per object, and tess_blob_put_many in
  *                batches of 1000.
  *           get: raw = open + fstat + read + close; Tessera = tess_blob_get.
  *           Median of --small-runs (default 3); gets are hot (just written).
@@ -25,7 +25,6 @@
  * docs/performance.md.
  */
 #include "tessera.h"
-#include "store/internal.h" /* tess_obj_put_many */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -608,7 +607,7 @@ static double tess_small_put_many(const small_set *s, tess_store *st, const char
 			small_key(keys[j], prefix, first + j);
 			reqs[j] = (tess_put_req){keys[j], small_obj(s, first + j), s->size, 0, 0};
 		}
-		check_tess(tess_obj_put_many(st, reqs, n), "put_many", keys[0]);
+		check_tess(tess_blob_put_many(st, reqs, n), "put_many", keys[0]);
 		for (size_t j = 0; j < n; j++)
 			check_tess(reqs[j].status, "put_many", keys[j]);
 	}

@@ -51,6 +51,16 @@ int tess_blob_writer_commit(tess_blob_writer *w);
 /** Discard everything written and free the writer.  NULL is a no-op. */
 void tess_blob_writer_abort(tess_blob_writer *w);
 
+/**
+ * Put many objects in one call: each one atomically (not the batch as a
+ * whole), with per-request results in reqs[i].status.  Backends make this
+ * much cheaper than single puts: LMDB commits the batch in one transaction,
+ * the file backend fsyncs each directory once.  Returns 0 when the batch
+ * ran (check every status), or an error that stopped it (an invalid or
+ * reserved key is reported before anything is written).
+ */
+int tess_blob_put_many(tess_store *st, tess_put_req *reqs, size_t n);
+
 /* ---- get ---------------------------------------------------------------- */
 
 /**
@@ -69,6 +79,14 @@ int tess_blob_get(void **out, size_t *out_len, tess_store *st,
  */
 int tess_blob_read(size_t *out_len, tess_store *st, const char *key,
                    uint64_t offset, void *dst, size_t length);
+
+/**
+ * Get many objects or ranges in one call; the backend may run them
+ * concurrently.  Each request appends to its own reqs[i].out and reports in
+ * reqs[i].status (TESS_ENOTFOUND for a missing key is normal there).
+ * Returns 0 when the batch ran, or an error that stopped it.
+ */
+int tess_blob_get_many(tess_store *st, tess_get_req *reqs, size_t n);
 
 /** Write the whole object to `fd`, in bounded memory. */
 int tess_blob_get_fd(tess_store *st, const char *key, int fd);

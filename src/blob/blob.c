@@ -38,6 +38,19 @@ int tess_blob_put(tess_store *st, const char *key, const void *data, size_t len,
 	return rc ? rc : st->ops->put(st->be, key, data, len, flags);
 }
 
+int tess_blob_put_many(tess_store *st, tess_put_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((reqs[i].status = check_writable(reqs[i].key)))
+			return reqs[i].status;
+	return tess_obj_put_many(st, reqs, n);
+}
+
+int tess_blob_get_many(tess_store *st, tess_get_req *reqs, size_t n)
+{
+	return tess_obj_get_many(st, reqs, n);
+}
+
 /* ---- streaming writer ------------------------------------------------------- */
 
 struct tess_blob_writer {

@@ -220,6 +220,45 @@ static void test_blob_streams(void **state)
 	assert_string_equal(pbuf, "through a pipe");
 }
 
+static void test_blob_batches(void **state)
+{
+	fixture *f = *state;
+	enum { N = 300 };
+	tess_put_req puts[N];
+	char keys[N][32], vals[N][32];
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof keys[i], "batch/%03d", i);
+		snprintf(vals[i], sizeof vals[i], "value %d", i);
+		puts[i] = (tess_put_req){keys[i], vals[i], strlen(vals[i]), 0, -99};
+	}
+	OK(tess_blob_put_many(f->st, puts, N));
+	for (int i = 0; i < N; i++)
+		assert_int_equal(puts[i].status, 0);
+	puts[7].flags = TESS_PUT_IF_ABSENT;
+	OK(tess_blob_put_many(f->st, puts + 7, 1));
+	assert_int_equal(puts[7].status, TESS_EEXISTS);
+	tess_put_req bad[2] = {{"ok/key", "x", 1, 0, 0}, {".tessera/format", "x", 1, 0, 0}};
+	FAILS(TESS_EPERM, tess_blob_put_many(f->st, bad, 2));
+	tess_stat sb;
+	FAILS(TESS_ENOTFOUND, tess_blob_stat(&sb, f->st, "ok/key")); /* nothing written */
+
+	tess_buf bufs[N + 1];
+	tess_get_req gets[N + 1];
+	memset(bufs, 0, sizeof bufs);
+	for (int i = 0; i < N; i++)
+		gets[i] = (tess_get_req){keys[i], 0, UINT64_MAX, &bufs[i], -99};
+	gets[N] = (tess_get_req){"batch/none", 0, UINT64_MAX, &bufs[N], -99};
+	OK(tess_blob_get_many(f->st, gets, N + 1));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(gets[i].status, 0);
+		assert_int_equal(bufs[i].len, strlen(vals[i]));
+		assert_memory_equal(bufs[i].data, vals[i], bufs[i].len);
+		tess_buf_free(&bufs[i]);
+	}
+	assert_int_equal(gets[N].status, TESS_ENOTFOUND);
+	tess_buf_free(&bufs[N]);
+}
+
 static size_t list_all(tess_store *st, const char *prefix, unsigned flags, char *out, size_t cap)
 {
 	tess_list *it;
@@ -433,6 +472,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_blob_put_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_bad_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_batches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_list_and_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_copy_between_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_copy_local, setup, teardown),
