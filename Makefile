@@ -1,4 +1,5 @@
 # Front door.  `make run` and `make test` are all a newcomer needs.
+MAKEFLAGS += --no-print-directory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)

@@ -296,13 +296,29 @@ static int run_get(struct cli_ctx *ctx, int argc, char **argv)
 struct ls_out {
 	int json;
 	int long_format;
-	size_t count;
+	int all; /* -a: show Zarr metadata keys too */
+	size_t count; /* printed */
+	size_t seen;  /* printed or hidden: a prefix holding only metadata exists */
 };
+
+/* Zarr's own metadata objects (.zgroup, .zattrs, .zarray, .zmetadata,
+ * zarr.json): structure, not content, so ls leaves them out unless -a. */
+static int is_zarr_metadata(const char *key)
+{
+	const char *base = strrchr(key, '/');
+	base = base ? base + 1 : key;
+	return strcmp(base, ".zgroup") == 0 || strcmp(base, ".zattrs") == 0 ||
+	       strcmp(base, ".zarray") == 0 || strcmp(base, ".zmetadata") == 0 ||
+	       strcmp(base, "zarr.json") == 0;
+}
 
 static void ls_print(struct ls_out *o, const char *key, int is_prefix,
                      uint64_t size, int64_t mtime_ns)
 {
 	char when[48] = "-";
+	o->seen++;
+	if (!o->all && !is_prefix && is_zarr_metadata(key))
+		return;
 	if (!is_prefix)
 		cli_format_time(when, sizeof when, mtime_ns, 0);
 	if (o->json) {
@@ -362,7 +378,7 @@ static int ls_named(struct ls_out *o, tess_store *st, const char *arg,
 		return cli_fail_text("ls '%s': out of memory", arg);
 	int status = ls_prefix(o, st, dir, flags, arg);
 	free(dir);
-	if (status == CLI_OK && o->count == 0)
+	if (status == CLI_OK && o->seen == 0)
 		return cli_fail_text("ls '%s': not found (no object or prefix '%s')", arg, arg);
 	return status;
 }
@@ -373,14 +389,16 @@ static int run_ls(struct cli_ctx *ctx, int argc, char **argv)
 		CLI_COMMON_OPTIONS,
 		{ "recursive", no_argument, NULL, 'r' },
 		{ "long", no_argument, NULL, 'l' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, CLI_OPT_JSON },
 		{ 0 },
 	};
 	struct ls_out o = { 0 };
 	unsigned flags = 0;
 	int c, rc;
-	while ((c = cli_getopt(argc, argv, "rl", opts, 0)) != -1) {
+	while ((c = cli_getopt(argc, argv, "rla", opts, 0)) != -1) {
 		switch (c) {
+		case 'a': o.all = 1; break;
 		case 'r': flags |= TESS_RECURSIVE; break;
 		case 'l': o.long_format = 1; break;
 		case CLI_OPT_JSON: o.json = 1; break;
@@ -781,6 +799,8 @@ const struct cli_cmd cli_blob_commands[] = {
 			"Options:\n"
 			"  -r, --recursive  list every key below, without \"dir/\" entries\n"
 			"  -l, --long       show size in bytes and mtime (UTC) before the key\n"
+			"  -a, --all        also show Zarr metadata objects (.zgroup, .zattrs,\n"
+			"                   .zarray, .zmetadata, zarr.json), hidden by default\n"
 			"  --json           one JSON array of {\"key\", \"size\", \"mtime\",\n"
 			"                   \"type\": \"object\" | \"prefix\"} (mtime null for prefixes)\n"
 			"  -h, --help       show this help\n",

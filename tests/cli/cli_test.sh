@@ -191,6 +191,10 @@ out_has "top"
 out_has "notes/"
 out_lacks ".tessera/"
 out_lacks "dir/a"
+out_lacks ".zgroup"
+expect 0 t ls -a
+out_has ".zgroup"
+out_lacks ".tessera/"
 expect 0 t ls dir
 out_has "dir/a"
 out_has "dir/b"
