@@ -17,6 +17,7 @@
  */
 #include "backend/builtin.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -54,20 +55,6 @@ struct file_backend {
 static int is_tmp_name(const char *name, size_t len)
 {
 	return len >= TMP_PREFIX_LEN && memcmp(name, TMP_PREFIX, TMP_PREFIX_LEN) == 0;
-}
-
-/* Byte-order comparison of two counted strings. */
-static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-static int starts_with(const char *s, size_t slen, const char *prefix, size_t plen)
-{
-	return slen >= plen && memcmp(s, prefix, plen) == 0;
 }
 
 static int64_t stat_mtime_ns(const struct stat *st)
@@ -312,43 +299,6 @@ static int open_object(struct file_backend *fb, const char *op, const char *key,
 
 /* ---- open / close ------------------------------------------------------- */
 
-/* mkdir -p, fsyncing the parent of every directory we create. */
-static int make_path(const char *path)
-{
-	size_t len = strlen(path);
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return tess_err(TESS_ENOMEM, "file backend: out of memory");
-	memcpy(copy, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (copy[i] != '/' && copy[i] != '\0')
-			continue;
-		char saved = copy[i];
-		copy[i] = '\0';
-		if (mkdir(copy, 0777) == 0) {
-			char *slash = strrchr(copy, '/');
-			const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
-			if (slash && slash != copy)
-				*slash = '\0';
-			int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (pfd >= 0) {
-				fsync(pfd);
-				close(pfd);
-			}
-			if (slash && slash != copy)
-				*slash = '/';
-		} else if (errno != EEXIST) {
-			int e = errno;
-			int rc = tess_err(tess_errno_code(e), "file backend: cannot create directory "
-			                  "'%s': %s", copy, strerror(e));
-			free(copy);
-			return rc;
-		}
-		copy[i] = saved;
-	}
-	free(copy);
-	return 0;
-}
 
 static int file_open(tess_backend **out, const char *location, const char *query,
                      unsigned flags)
@@ -358,7 +308,7 @@ static int file_open(tess_backend **out, const char *location, const char *query
 	if (!location || !*location)
 		return tess_err(TESS_EINVAL, "file backend: empty directory path");
 	if (flags & TESS_BACKEND_CREATE) {
-		int rc = make_path(location);
+		int rc = tess_mkdir_p(location, 1);
 		if (rc)
 			return rc;
 	}
@@ -569,17 +519,10 @@ static void tmp_discard(struct file_backend *fb, struct tmp_file *t)
 
 static int write_all(int fd, const void *data, size_t len, const char *op, const char *key)
 {
-	const uint8_t *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return tess_err(tess_errno_code(errno) == TESS_ENOMEM ? TESS_ENOMEM : TESS_EIO,
-			                "file backend: %s '%s': write: %s", op, key, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	int e = tess_write_full(fd, data, len);
+	if (e)
+		return tess_err(e == ENOMEM ? TESS_ENOMEM : TESS_EIO,
+		                "file backend: %s '%s': write: %s", op, key, strerror(e));
 	return 0;
 }
 
@@ -710,7 +653,7 @@ struct put_order {
 static int put_order_cmp(const void *a, const void *b)
 {
 	const struct put_order *x = a, *y = b;
-	int c = cmp_bytes(x->key, x->dir_len, y->key, y->dir_len);
+	int c = tess_cmp_bytes(x->key, x->dir_len, y->key, y->dir_len);
 	if (c)
 		return c;
 	return x->index < y->index ? -1 : x->index > y->index;
@@ -1012,7 +955,7 @@ enum list_visit { VISIT_SKIP, VISIT_OBJECT, VISIT_ROLLED_FILE, VISIT_ROLLED_DIR,
 /* Is this name (object key or common prefix) one the page may show? */
 static int name_wanted(const struct lister *L, const char *name, size_t len)
 {
-	if (L->after && cmp_bytes(name, len, L->after, L->after_len) <= 0)
+	if (L->after && tess_cmp_bytes(name, len, L->after, L->after_len) <= 0)
 		return 0;
 	return !(L->last_len == len && memcmp(L->last, name, len) == 0);
 }
@@ -1021,18 +964,18 @@ static int name_wanted(const struct lister *L, const char *name, size_t len)
  * after start_after? */
 static int subtree_wanted(const struct lister *L, const char *dir, size_t len)
 {
-	if (!L->after || cmp_bytes(dir, len, L->after, L->after_len) >= 0)
+	if (!L->after || tess_cmp_bytes(dir, len, L->after, L->after_len) >= 0)
 		return 1;
-	return starts_with(L->after, L->after_len, dir, len);
+	return tess_starts_with(L->after, L->after_len, dir, len);
 }
 
 /* What to do with `full`: an object key, or a directory as "path/". */
 static enum list_visit classify(const struct lister *L, const char *full, size_t len,
                                 int is_dir, size_t *name_len)
 {
-	if (!starts_with(full, len, L->prefix, L->prefix_len)) {
+	if (!tess_starts_with(full, len, L->prefix, L->prefix_len)) {
 		/* Only a directory above the prefix ("a/" for prefix "a/b") matters. */
-		if (is_dir && starts_with(L->prefix, L->prefix_len, full, len))
+		if (is_dir && tess_starts_with(L->prefix, L->prefix_len, full, len))
 			return subtree_wanted(L, full, len) ? VISIT_DESCEND : VISIT_SKIP;
 		return VISIT_SKIP;
 	}
@@ -1076,7 +1019,7 @@ static int skip_entry_name(const char *name, size_t len)
 
 static int item_cmp(const struct list_item *a, const struct list_item *b)
 {
-	return cmp_bytes(a->name, a->len, b->name, b->len);
+	return tess_cmp_bytes(a->name, a->len, b->name, b->len);
 }
 
 static int item_qsort_cmp(const void *a, const void *b)
@@ -1120,7 +1063,7 @@ static int batch_offer(struct list_batch *b, const char *name, size_t len, int i
 {
 	b->seen++;
 	if (b->count == want) {
-		if (cmp_bytes(name, len, b->items[0].name, b->items[0].len) >= 0)
+		if (tess_cmp_bytes(name, len, b->items[0].name, b->items[0].len) >= 0)
 			return 0;
 		char *copy = malloc(len + 1);
 		if (!copy)
@@ -1184,7 +1127,7 @@ static int collect(struct lister *L, DIR *dir, size_t dirkey_len, const struct l
 		memcpy(sort, de->d_name, nl);
 		if (is_dir)
 			sort[nl] = '/';
-		if (cursor && cmp_bytes(sort, sort_len, cursor->name, cursor->len) <= 0)
+		if (cursor && tess_cmp_bytes(sort, sort_len, cursor->name, cursor->len) <= 0)
 			continue;
 		size_t name_len;
 		if (classify(L, L->path, dirkey_len + sort_len, is_dir, &name_len) == VISIT_SKIP)

@@ -11,6 +11,7 @@
  */
 #include "backend/builtin.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -58,19 +59,6 @@ static struct mem_store *registry;
 static uint64_t next_generation = 1;
 
 /* ---- helpers --------------------------------------------------------------- */
-
-static int cmp_bytes(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int c = memcmp(a, b, alen < blen ? alen : blen);
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
-static int starts_with(const char *s, size_t slen, const char *prefix, size_t plen)
-{
-	return slen >= plen && memcmp(s, prefix, plen) == 0;
-}
 
 static int64_t now_ns(void)
 {
@@ -152,7 +140,7 @@ static struct mem_node *seek_ge(const struct mem_store *s, const char *key, size
 	struct mem_node *x = s->head;
 	for (int lvl = s->height - 1; lvl >= 0; lvl--) {
 		while (x->next[lvl] &&
-		       cmp_bytes(x->next[lvl]->key, x->next[lvl]->key_len, key, key_len) < 0)
+		       tess_cmp_bytes(x->next[lvl]->key, x->next[lvl]->key_len, key, key_len) < 0)
 			x = x->next[lvl];
 		if (update)
 			update[lvl] = x;
@@ -541,13 +529,13 @@ static struct mem_node *skip_rolled(const struct mem_lister *L, struct mem_node 
 {
 	unsigned char last = (unsigned char)name[len - 1];
 	if (last == 0xFF) {
-		while (n && starts_with(n->key, n->key_len, name, len))
+		while (n && tess_starts_with(n->key, n->key_len, name, len))
 			n = n->next[0];
 		return n;
 	}
 	char bound[TESS_KEY_MAX + 1];
 	if (len > sizeof bound) {
-		while (n && starts_with(n->key, n->key_len, name, len))
+		while (n && tess_starts_with(n->key, n->key_len, name, len))
 			n = n->next[0];
 		return n;
 	}
@@ -559,19 +547,19 @@ static struct mem_node *skip_rolled(const struct mem_lister *L, struct mem_node 
 static int list_locked(struct mem_lister *L)
 {
 	struct mem_node *n = seek_ge(L->store, L->prefix, L->prefix_len, NULL);
-	if (L->after && cmp_bytes(L->after, L->after_len, L->prefix, L->prefix_len) >= 0) {
+	if (L->after && tess_cmp_bytes(L->after, L->after_len, L->prefix, L->prefix_len) >= 0) {
 		/* Jump straight past start_after. */
 		n = seek_ge(L->store, L->after, L->after_len, NULL);
 		if (n && n->key_len == L->after_len && memcmp(n->key, L->after, L->after_len) == 0)
 			n = n->next[0];
 	}
-	while (n && starts_with(n->key, n->key_len, L->prefix, L->prefix_len)) {
+	while (n && tess_starts_with(n->key, n->key_len, L->prefix, L->prefix_len)) {
 		const char *d = L->delim < 0 ? NULL :
 		                memchr(n->key + L->prefix_len, L->delim, n->key_len - L->prefix_len);
 		if (d) {
 			/* Keys sharing a common prefix are adjacent: one entry, then jump. */
 			size_t len = (size_t)(d - n->key) + 1;
-			if (!L->after || cmp_bytes(n->key, len, L->after, L->after_len) > 0) {
+			if (!L->after || tess_cmp_bytes(n->key, len, L->after, L->after_len) > 0) {
 				int rc = list_emit(L, n->key, len, 1, 0, 0);
 				if (rc)
 					return rc;
@@ -579,7 +567,7 @@ static int list_locked(struct mem_lister *L)
 			n = skip_rolled(L, n, n->key, len);
 			continue;
 		}
-		if (!L->after || cmp_bytes(n->key, n->key_len, L->after, L->after_len) > 0) {
+		if (!L->after || tess_cmp_bytes(n->key, n->key_len, L->after, L->after_len) > 0) {
 			int rc = list_emit(L, n->key, n->key_len, 0, n->value->len, n->value->mtime_ns);
 			if (rc)
 				return rc;

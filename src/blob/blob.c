@@ -2,6 +2,7 @@
 #include "blob/internal.h"
 #include "store/internal.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -271,17 +272,8 @@ void tess_blob_reader_close(tess_blob_reader *r)
 
 static int write_all(int fd, const void *data, size_t len, const char *key)
 {
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return tess_err(TESS_EIO, "blob '%s': writing the output: %s", key, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	int e = tess_write_full(fd, data, len);
+	return e ? tess_err(TESS_EIO, "blob '%s': writing the output: %s", key, strerror(e)) : 0;
 }
 
 int tess_blob_get_fd(tess_store *st, const char *key, int fd)

@@ -6,6 +6,7 @@
 #include "blob/internal.h"
 #include "store/internal.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -146,29 +147,6 @@ int tess_blob_copy(tess_store *dst, const char *dst_key, tess_store *src,
 
 /* ---- store to local ------------------------------------------------------------- */
 
-static int mkdir_p(const char *path)
-{
-	char *tmp = strdup(path);
-	if (!tmp)
-		return tess_err(TESS_ENOMEM, "mkdir '%s': out of memory", path);
-	int rc = 0;
-	for (char *s = tmp + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-			rc = tess_err(tess_errno_code(errno), "mkdir '%s': %s", tmp, strerror(errno));
-			break;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(tmp);
-	return rc;
-}
-
 /* Write one object to a local file: a temporary name, fsync, rename, so no
  * partial file is ever left at `path`. */
 static int object_to_file(const char *path, tess_store *src, const char *key, blob_progress *p)
@@ -221,7 +199,7 @@ static int tree_entry_to_local(const char *key, const char *rel, uint64_t size, 
 		return tess_err(TESS_ENOMEM, "copy '%s': out of memory", key);
 	snprintf(path, n, "%s/%s", c->root, rel);
 	char *parent = strdup(path);
-	int rc = parent ? mkdir_p(dirname(parent)) : tess_err(TESS_ENOMEM, "out of memory");
+	int rc = parent ? tess_mkdir_p(dirname(parent), 0) : tess_err(TESS_ENOMEM, "out of memory");
 	free(parent);
 	if (!rc)
 		rc = object_to_file(path, c->src, key, c->p);
@@ -252,7 +230,7 @@ int tess_blob_copy_to_local(const char *local_path, tess_store *src, const char 
 		free(path);
 		return rc;
 	}
-	if ((rc = mkdir_p(local_path)))
+	if ((rc = tess_mkdir_p(local_path, 0)))
 		return rc;
 	struct local_copy c = {local_path, &p, src};
 	size_t count = 0;
