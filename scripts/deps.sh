@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libjansson-dev liblmdb-dev lmdb-utils libcmocka-dev
+  libblosc-dev libzstd-dev liblz4-dev zlib1g-dev
   clang libclang-rt-14-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-lmdb
 )
