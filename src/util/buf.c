@@ -15,7 +15,7 @@ int tess_buf_reserve(tess_buf *buf, size_t extra)
 	if (extra > SIZE_MAX - buf->len)
 		return tess_err(TESS_ENOMEM, "buffer of %zu + %zu bytes is too large", buf->len, extra);
 	size_t need = buf->len + extra;
-	size_t cap = buf->cap ? buf->cap : 64;
+	size_t cap = buf->cap ? buf->cap : (need > 64 ? need : 64); /* first reservation exact */
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	uint8_t *p = realloc(buf->data, cap);

@@ -1,0 +1,15 @@
+/* Fuzz target: the gzip decoder: any header fields, several members, zero padding.
+ * See fuzz_codec.h for the checks and the input layout. */
+#include "fuzz_codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static tess_codec *codec;
+	if (!codec)
+		codec = fuzz_codec_make(
+		    "{\"id\":\"gzip\",\"level\":1}", 2, 4);
+	if (size < 1)
+		return 0;
+	fuzz_codec_decode(codec, data + 1, size - 1, fuzz_max_out(data[0]), 1);
+	return 0;
+}
