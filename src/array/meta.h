@@ -65,7 +65,17 @@ typedef struct tess_meta {
 	char **dimension_names;              /**< v3, ndim entries (each may be NULL) or NULL */
 	json_t *attributes;                  /**< v3 "attributes" (v2: NULL; they live in .zattrs) */
 	json_t *extra;                       /**< members we do not interpret but keep when rewriting */
+	/* Added for exact rewriting (v2): */
+	char order;                          /**< v2 "order" 'C' or 'F' (kept for 1-d arrays too); v3: 'C' */
+	int sep_explicit;                    /**< v2: "dimension_separator" is written (it was present) */
+	size_t nfilters;                     /**< v2: pipeline.codecs[0..nfilters) are "filters", a
+	                                          codec after them is the "compressor" */
 } tess_meta;
+
+/** Largest decoded chunk (v3 sharded: inner chunk) in bytes; larger is refused. */
+#define TESS_META_MAX_CHUNK_BYTES ((uint64_t)1 << 31)
+/** Most inner chunks one shard may hold (its index is 16 bytes per inner chunk). */
+#define TESS_META_MAX_SHARD_CHUNKS ((uint64_t)1 << 24)
 
 /**
  * Parse metadata JSON text.  zarr_format 2: `.zarray`; 3: `zarr.json` with
@@ -99,5 +109,18 @@ int tess_meta_from_opts(tess_meta *out, const tess_array_opts *opts);
  * into buf (at least TESS_KEY_MAX bytes).  Returns the length.
  */
 size_t tess_meta_chunk_key(char *buf, size_t cap, const tess_meta *m, const uint64_t *idx);
+
+/** TESS_EINVAL unless kind, itemsize and byte order form a dtype NumPy would report. */
+int tess_dtype_check(const tess_dtype *dt);
+
+/**
+ * The dtype of a Zarr v3 core data_type name ("float32", "uint8", "bool",
+ * ...) with the given byte order ('<' or '>'; 1-byte types get '|').
+ * TESS_ENOTFOUND (no message) for other names.
+ */
+int tess_dtype_from_v3(tess_dtype *out, const char *name, char endian);
+
+/** The Zarr v3 data_type name of a dtype, or NULL (S and U have none). */
+const char *tess_dtype_v3_name(const tess_dtype *dt);
 
 #endif

@@ -6,12 +6,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The decimal next to sci ("[-]d[.ddd]e[+-]XX") with as many digits, one
+ * unit in the last digit up or down in magnitude: "9.99e+00" up is
+ * "1.00e+01", "1.00e+01" down is "9.99e+00". */
+static void bump_last_digit(char *sci, int up)
+{
+	char digits[24], *o = sci;
+	size_t n = 0;
+	const char *p = sci;
+	if (*p == '-')
+		*o++ = *p++;
+	for (; *p != 'e'; p++)
+		if (*p != '.')
+			digits[n++] = *p;
+	int exp10 = atoi(p + 1);
+	size_t i = n;
+	while (i-- > 0) {
+		if (up ? digits[i] != '9' : digits[i] != '0') {
+			digits[i] = (char)(digits[i] + (up ? 1 : -1));
+			break;
+		}
+		digits[i] = up ? '0' : '9';
+	}
+	if (up && i == (size_t)-1) { /* 9.99 -> 10.0: one more power of ten */
+		digits[0] = '1';
+		exp10++;
+	} else if (!up && digits[0] == '0') { /* 1.00 -> 0.99 -> 9.99 */
+		memmove(digits, digits + 1, n - 1);
+		digits[n - 1] = '9';
+		exp10--;
+	}
+	*o++ = digits[0];
+	if (n > 1) {
+		*o++ = '.';
+		memcpy(o, digits + 1, n - 1);
+		o += n - 1;
+	}
+	sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', abs(exp10));
+}
+
 int tess_json_format_double(char *dst, double v)
 {
-	/* Shortest %.Ne that round-trips, as Python's repr does. */
+	/* Shortest %.Ne that round-trips, as Python's repr does.  The nearest
+	 * decimal of N+1 digits may miss v while its neighbour on v's other
+	 * side hits it: below a power of two doubles are twice as dense, so
+	 * the decimals that round to v reach farther up than down (2^-24 is
+	 * "5.960464477539063e-08", not "...0625e-08"). */
 	char sci[40];
 	for (int prec = 0; prec < 17; prec++) {
 		snprintf(sci, sizeof sci, "%.*e", prec, v);
+		double near = strtod(sci, NULL);
+		if (near == v)
+			break;
+		bump_last_digit(sci, fabs(near) < fabs(v));
 		if (strtod(sci, NULL) == v)
 			break;
 	}
