@@ -11,5 +11,6 @@
 #include "tessera/store.h"
 #include "tessera/blob.h"
 #include "tessera/attr.h"
+#include "tessera/array.h"
 
 #endif

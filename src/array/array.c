@@ -28,13 +28,14 @@
 #include "util/json.h"
 
 #include "tessera/blob.h"
+#include "store/node.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* room for a node path and a metadata name */
-#define KEYBUF (TESS_KEY_MAX + 64)
+#define KEYBUF TESS_NODE_KEYBUF
 #define ZMETADATA ".zmetadata"
 /* most memory a handle keeps in spare chunk buffers */
 #define BUFPOOL_BYTES ((size_t)64 << 20)
@@ -42,48 +43,9 @@
 
 /* ---- paths and keys ----------------------------------------------------------------- */
 
-/* Normalize a node path ("/", "." and "" are the root; surrounding '/'
- * dropped) into buf (TESS_KEY_MAX + 1 bytes). */
-static int node_path(char *buf, const char *node)
-{
-	if (!node)
-		node = "";
-	while (*node == '/')
-		node++;
-	size_t len = strlen(node);
-	while (len > 0 && node[len - 1] == '/')
-		len--;
-	if (len > TESS_KEY_MAX - 16)
-		return tess_err(TESS_EINVAL, "array '%.100s...': path too long", node);
-	memcpy(buf, node, len);
-	buf[len] = '\0';
-	if (strcmp(buf, ".") == 0)
-		buf[0] = '\0';
-	if (buf[0] == '\0')
-		return 0;
-	int rc = tess_key_check(buf);
-	if (rc)
-		return tess_err_prefix(rc, "array: ");
-	if (tess_key_is_reserved(buf))
-		return tess_err(TESS_EPERM, "array '%s': '.tessera/' is reserved", buf);
-	return 0;
-}
-
-/* "<node>/<name>", or "<name>" at the root. */
-static void node_key(char *buf, const char *node, const char *name)
-{
-	snprintf(buf, KEYBUF, "%s%s%s", node, node[0] ? "/" : "", name);
-}
-
 static const char *meta_name(int zarr_format)
 {
 	return zarr_format == 3 ? "zarr.json" : ".zarray";
-}
-
-static int key_exists(tess_store *st, const char *key)
-{
-	tess_stat sb;
-	return st->ops->stat(st->be, key, &sb) == 0;
 }
 
 /* ---- the handle ----------------------------------------------------------------------- */
@@ -226,40 +188,18 @@ void tess_array_set_cache_bytes(tess_array *arr, size_t bytes)
 
 /* ---- consolidated metadata -------------------------------------------------------------- */
 
-static int json_load(json_t **out, tess_store *st, const char *key)
-{
-	tess_buf buf = {0};
-	int rc = tess_obj_get(st, key, 0, UINT64_MAX, &buf);
-	if (!rc)
-		rc = tess_json_parse(out, buf.data ? (const char *)buf.data : "", buf.len, key);
-	if (rc == TESS_EINVAL)
-		rc = TESS_ECORRUPT;
-	tess_buf_free(&buf);
-	return rc;
-}
-
-static int json_store(tess_store *st, const char *key, const json_t *v, unsigned flags)
-{
-	tess_buf buf = {0};
-	int rc = tess_json_dump(&buf, v);
-	if (!rc)
-		rc = tess_obj_put(st, key, buf.data, buf.len, flags);
-	tess_buf_free(&buf);
-	return rc;
-}
-
 /* The array's metadata text from the root's `.zmetadata`: 0, or
  * TESS_ENOTFOUND when there is none or it does not list the array. */
 static int consolidated_text(char **text, tess_store *st, const char *path)
 {
 	json_t *doc;
-	int rc = json_load(&doc, st, ZMETADATA);
+	int rc = tess_obj_get_json(&doc, st, ZMETADATA);
 	if (rc == TESS_ENOTFOUND || rc == TESS_ECORRUPT)
 		return TESS_ENOTFOUND; /* a broken .zmetadata: read the array's own */
 	if (rc)
 		return rc;
 	char key[KEYBUF];
-	node_key(key, path, ".zarray");
+	tess_node_key(key, path, ".zarray");
 	json_t *m = json_object_get(json_object_get(doc, "metadata"), key);
 	rc = json_is_object(m) ? tess_json_dumps(text, m) : TESS_ENOTFOUND;
 	json_decref(doc);
@@ -271,19 +211,19 @@ typedef int (*zmeta_edit_fn)(json_t *metadata, const char *path, const json_t *v
 /* Read-modify-write of `.zmetadata` under its lock, when the store has one. */
 static int zmeta_update(tess_store *st, const char *path, const json_t *value, zmeta_edit_fn edit)
 {
-	if (!key_exists(st, ZMETADATA))
+	if (!tess_key_exists(st, ZMETADATA))
 		return 0;
 	tess_lock *lk;
 	int rc = tess_lock_acquire(&lk, st, ZMETADATA_LOCK);
 	if (rc)
 		return rc;
 	json_t *doc = NULL;
-	rc = json_load(&doc, st, ZMETADATA);
+	rc = tess_obj_get_json(&doc, st, ZMETADATA);
 	json_t *md = json_object_get(doc, "metadata");
 	if (rc == 0 && json_is_object(md)) {
 		rc = edit(md, path, value);
 		if (!rc)
-			rc = json_store(st, ZMETADATA, doc, 0);
+			rc = tess_obj_put_json(st, ZMETADATA, doc, 0);
 	} else if (rc == TESS_ENOTFOUND || rc == TESS_ECORRUPT || rc == 0) {
 		rc = 0; /* gone, or not ours to repair: consolidate rewrites it */
 	}
@@ -305,7 +245,7 @@ static int zmeta_set_array(json_t *md, const char *path, const json_t *zarray)
 		    json_object_set_new(md, key, json_pack("{s:i}", "zarr_format", 2)))
 			return tess_err(TESS_ENOMEM, "out of memory");
 	}
-	node_key(key, path, ".zarray");
+	tess_node_key(key, path, ".zarray");
 	if (json_object_set(md, key, (json_t *)zarray))
 		return tess_err(TESS_ENOMEM, "out of memory");
 	return 0;
@@ -314,9 +254,9 @@ static int zmeta_set_array(json_t *md, const char *path, const json_t *zarray)
 static int zmeta_remove_array(json_t *md, const char *path, const json_t *unused)
 {
 	char key[KEYBUF];
-	node_key(key, path, ".zarray");
+	tess_node_key(key, path, ".zarray");
 	json_object_del(md, key);
-	node_key(key, path, ".zattrs");
+	tess_node_key(key, path, ".zattrs");
 	json_object_del(md, key);
 	return 0;
 }
@@ -361,14 +301,14 @@ int tess_array_consolidate(tess_store *st)
 		if (e->is_prefix || !is_zarr_key(e->key))
 			continue;
 		json_t *v;
-		if ((rc = json_load(&v, st, e->key)))
+		if ((rc = tess_obj_get_json(&v, st, e->key)))
 			break;
 		if (json_object_set_new(md, e->key, v))
 			rc = tess_err(TESS_ENOMEM, "consolidate: out of memory");
 	}
 	tess_list_close(it);
 	if (rc == TESS_ITEROVER)
-		rc = json_store(st, ZMETADATA, doc, 0);
+		rc = tess_obj_put_json(st, ZMETADATA, doc, 0);
 	tess_lock_release(lk);
 	json_decref(doc);
 	return rc ? tess_err_prefix(rc, "consolidate: ") : 0;
@@ -376,71 +316,16 @@ int tess_array_consolidate(tess_store *st)
 
 /* ---- create -------------------------------------------------------------------------------- */
 
-/* A v3 group's zarr.json. */
-static int put_v3_group(tess_store *st, const char *node)
-{
-	char key[KEYBUF];
-	node_key(key, node, "zarr.json");
-	json_t *g = json_pack("{s:i,s:s}", "zarr_format", 3, "node_type", "group");
-	int rc = g ? json_store(st, key, g, TESS_PUT_IF_ABSENT) : tess_err(TESS_ENOMEM, "out of memory");
-	json_decref(g);
-	return rc;
-}
-
-/* Whether a node is an array: .zarray, or zarr.json with node_type "array". */
-static int node_is_array(tess_store *st, const char *node)
-{
-	char key[KEYBUF];
-	node_key(key, node, ".zarray");
-	if (key_exists(st, key))
-		return 1;
-	node_key(key, node, "zarr.json");
-	json_t *doc;
-	if (json_load(&doc, st, key))
-		return 0;
-	int is = json_is_string(json_object_get(doc, "node_type")) &&
-	         strcmp(json_string_value(json_object_get(doc, "node_type")), "array") == 0;
-	json_decref(doc);
-	return is;
-}
-
-/* Make every missing parent of `path` a group of the array's Zarr version;
- * refuse parents that are arrays or blobs. */
-static int parents_ensure(tess_store *st, const char *path, int zarr_format)
-{
-	char node[TESS_KEY_MAX + 1], key[KEYBUF];
-	size_t len = strlen(path);
-	for (size_t i = 0; i < len; i++) {
-		if (path[i] != '/' && i != 0)
-			continue;
-		snprintf(node, sizeof node, "%.*s", (int)i, path);
-		if (node_is_array(st, node))
-			return tess_err(TESS_ECONFLICT, "parent '%s' is an array", node[0] ? node : "/");
-		if (node[0] && key_exists(st, node))
-			return tess_err(TESS_ECONFLICT, "parent '%s' is a blob", node);
-		int rc;
-		if (zarr_format == 3) {
-			rc = put_v3_group(st, node);
-		} else {
-			node_key(key, node, ".zgroup");
-			rc = tess_obj_put(st, key, ZGROUP_V2, strlen(ZGROUP_V2), TESS_PUT_IF_ABSENT);
-		}
-		if (rc && rc != TESS_EEXISTS)
-			return rc;
-	}
-	return 0;
-}
-
 static int node_absent(tess_store *st, const char *path)
 {
 	static const char *const names[] = { ".zarray", ".zgroup", "zarr.json" };
 	char key[KEYBUF];
 	for (size_t i = 0; i < 3; i++) {
-		node_key(key, path, names[i]);
-		if (key_exists(st, key))
+		tess_node_key(key, path, names[i]);
+		if (tess_key_exists(st, key))
 			return tess_err(TESS_EEXISTS, "a node exists there (%s)", names[i]);
 	}
-	if (path[0] && key_exists(st, path))
+	if (path[0] && tess_key_exists(st, path))
 		return tess_err(TESS_ECONFLICT, "a blob exists there");
 	return 0;
 }
@@ -450,10 +335,10 @@ static int create_locked(tess_store *st, const char *path, const tess_meta *m, t
 	char key[KEYBUF];
 	int rc = node_absent(st, path);
 	if (!rc)
-		rc = parents_ensure(st, path, m->zarr_format);
+		rc = tess_node_ensure_groups(st, path, m->zarr_format, 0);
 	if (!rc)
 		rc = tess_meta_write(text, m);
-	node_key(key, path, meta_name(m->zarr_format));
+	tess_node_key(key, path, meta_name(m->zarr_format));
 	if (!rc)
 		rc = tess_obj_put(st, key, text->data, text->len, TESS_PUT_IF_ABSENT);
 	return rc;
@@ -464,7 +349,7 @@ int tess_array_create(tess_array **out, tess_store *st, const char *path_in,
 {
 	*out = NULL;
 	char path[TESS_KEY_MAX + 1];
-	int rc = node_path(path, path_in);
+	int rc = tess_node_path(path, path_in, "array");
 	if (rc)
 		return rc;
 	if (!opts || opts->version != TESS_ARRAY_OPTS_VERSION)
@@ -498,18 +383,18 @@ int tess_array_create(tess_array **out, tess_store *st, const char *path_in,
 static int fetch_meta(tess_store *st, const char *path, tess_buf *text, int *zarr_format)
 {
 	char key[KEYBUF];
-	node_key(key, path, ".zarray");
+	tess_node_key(key, path, ".zarray");
 	*zarr_format = 2;
 	int rc = tess_obj_get(st, key, 0, UINT64_MAX, text);
 	if (rc != TESS_ENOTFOUND)
 		return rc;
-	node_key(key, path, "zarr.json");
+	tess_node_key(key, path, "zarr.json");
 	*zarr_format = 3;
 	rc = tess_obj_get(st, key, 0, UINT64_MAX, text);
 	if (rc != TESS_ENOTFOUND)
 		return rc;
-	node_key(key, path, ".zgroup");
-	if (key_exists(st, key))
+	tess_node_key(key, path, ".zgroup");
+	if (tess_key_exists(st, key))
 		return tess_err(TESS_ENOTFOUND, "it is a group, not an array");
 	return tess_err(TESS_ENOTFOUND, "no .zarray or zarr.json there");
 }
@@ -535,7 +420,7 @@ int tess_array_open(tess_array **out, tess_store *st, const char *path_in)
 {
 	*out = NULL;
 	char path[TESS_KEY_MAX + 1];
-	int rc = node_path(path, path_in);
+	int rc = tess_node_path(path, path_in, "array");
 	if (rc)
 		return rc;
 	tess_meta m;
@@ -590,7 +475,7 @@ static int drop_outside(tess_store *st, const char *path, const tess_meta *m,
                         const uint64_t *shape)
 {
 	char prefix[KEYBUF];
-	node_key(prefix, path, "");
+	tess_node_key(prefix, path, "");
 	size_t plen = strlen(prefix);
 	tess_list *it;
 	int rc = tess_list_open(&it, st, prefix, TESS_RECURSIVE);
@@ -621,7 +506,7 @@ static int resize_locked(tess_array *a, const uint64_t *shape, tess_meta *cur, t
 	tess_buf old = {0};
 	char key[KEYBUF];
 	int fmt = a->meta.zarr_format;
-	node_key(key, a->path, meta_name(fmt));
+	tess_node_key(key, a->path, meta_name(fmt));
 	int rc = tess_obj_get(a->st, key, 0, UINT64_MAX, &old);
 	if (!rc)
 		rc = parse_meta(cur, a->path, old.data ? (const char *)old.data : "", old.len, fmt);
@@ -686,7 +571,7 @@ int tess_array_resize(tess_array *arr, const uint64_t *shape)
 static int delete_locked(tess_store *st, const char *path)
 {
 	char prefix[KEYBUF], key[KEYBUF];
-	node_key(prefix, path, "");
+	tess_node_key(prefix, path, "");
 	size_t plen = strlen(prefix);
 	tess_list *it;
 	int rc = tess_list_open(&it, st, prefix, TESS_RECURSIVE);
@@ -709,7 +594,7 @@ static int delete_locked(tess_store *st, const char *path)
 		return rc;
 	static const char *const names[] = { ".zattrs", ".zarray", "zarr.json" };
 	for (size_t i = 0; i < 3; i++) {
-		node_key(key, path, names[i]);
+		tess_node_key(key, path, names[i]);
 		rc = st->ops->del(st->be, key);
 		if (rc && rc != TESS_ENOTFOUND)
 			return rc;
@@ -720,7 +605,7 @@ static int delete_locked(tess_store *st, const char *path)
 int tess_array_delete(tess_store *st, const char *path_in)
 {
 	char path[TESS_KEY_MAX + 1];
-	int rc = node_path(path, path_in);
+	int rc = tess_node_path(path, path_in, "array");
 	if (rc)
 		return rc;
 	char lock_name[KEYBUF];
@@ -728,7 +613,7 @@ int tess_array_delete(tess_store *st, const char *path_in)
 	tess_lock *lk;
 	if ((rc = tess_lock_acquire(&lk, st, lock_name)))
 		return tess_err_prefix(rc, "array '%s': delete: ", path);
-	if (!node_is_array(st, path))
+	if (!tess_node_array_format(st, path))
 		rc = tess_err(TESS_ENOTFOUND, "no array there");
 	else
 		rc = delete_locked(st, path);

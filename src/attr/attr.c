@@ -5,6 +5,7 @@
  */
 #include "tessera/attr.h"
 #include "store/internal.h"
+#include "store/node.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -12,97 +13,70 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Normalize a node path ("/", ".", "" are the root; surrounding '/' dropped)
- * into buf; TESS_EINVAL for paths that are not valid keys. */
-static int node_path(char *buf, size_t cap, const char *node)
+/*
+ * Where a node's attributes live: `.zattrs` for Zarr v2 nodes (and nodes
+ * that do not exist yet, which become v2 groups), the "attributes" member of
+ * `zarr.json` for v3 nodes.
+ */
+typedef struct attrs_doc {
+	json_t *attrs; /* the attributes object (borrowed from doc for v3) */
+	json_t *doc;   /* v3: the whole zarr.json; v2: same as attrs */
+	int v3;
+} attrs_doc;
+
+static void attrs_doc_free(attrs_doc *d)
 {
-	if (!node)
-		node = "";
-	while (*node == '/')
-		node++;
-	size_t len = strlen(node);
-	while (len > 0 && node[len - 1] == '/')
-		len--;
-	if (len >= cap)
-		return tess_err(TESS_EINVAL, "node '%.100s...': path too long", node);
-	memcpy(buf, node, len);
-	buf[len] = '\0';
-	if (strcmp(buf, ".") == 0)
-		buf[0] = '\0';
-	if (buf[0] == '\0')
-		return 0;
-	int rc = tess_key_check(buf);
-	if (rc)
-		return tess_err_prefix(rc, "node: ");
-	if (tess_key_is_reserved(buf))
-		return tess_err(TESS_EPERM, "node '%s': '.tessera/' is reserved", buf);
-	return 0;
+	json_decref(d->doc);
+	memset(d, 0, sizeof *d);
 }
 
-static void attrs_key(char *buf, size_t cap, const char *node)
+static int attrs_load(attrs_doc *d, tess_store *st, const char *node)
 {
-	snprintf(buf, cap, "%s%s.zattrs", node, node[0] ? "/" : "");
-}
-
-/* The node's attributes as a new JSON object ({} when it has none). */
-static int attrs_load(json_t **out, tess_store *st, const char *node)
-{
-	char key[TESS_KEY_MAX + 16];
-	attrs_key(key, sizeof key, node);
-	tess_buf buf = {0};
-	*out = NULL;
-	int rc = tess_obj_get(st, key, 0, UINT64_MAX, &buf);
-	if (rc == TESS_ENOTFOUND) {
-		tess_buf_free(&buf);
-		*out = json_object();
-		return *out ? 0 : tess_err(TESS_ENOMEM, "out of memory");
-	}
-	if (rc)
+	char key[TESS_NODE_KEYBUF];
+	memset(d, 0, sizeof *d);
+	d->v3 = tess_node_is_v3(st, node) == 3;
+	tess_node_key(key, node, d->v3 ? "zarr.json" : ".zattrs");
+	int rc = tess_obj_get_json(&d->doc, st, key);
+	if (rc == TESS_ENOTFOUND && !d->v3)
+		d->doc = json_object();
+	else if (rc)
 		return rc;
-	json_t *doc;
-	rc = tess_json_parse(&doc, (const char *)buf.data, buf.len, key);
-	tess_buf_free(&buf);
-	if (rc)
-		return TESS_ECORRUPT;
-	if (!json_is_object(doc)) {
-		json_decref(doc);
+	if (!d->doc)
+		return tess_err(TESS_ENOMEM, "out of memory");
+	if (!json_is_object(d->doc)) {
+		attrs_doc_free(d);
 		return tess_err(TESS_ECORRUPT, "%s: not a JSON object", key);
 	}
-	*out = doc;
+	if (!d->v3) {
+		d->attrs = d->doc;
+		return 0;
+	}
+	d->attrs = json_object_get(d->doc, "attributes");
+	if (!d->attrs) {
+		d->attrs = json_object();
+		json_object_set_new(d->doc, "attributes", d->attrs);
+	}
+	if (!json_is_object(d->attrs)) {
+		attrs_doc_free(d);
+		return tess_err(TESS_ECORRUPT, "%s: \"attributes\" is not a JSON object", key);
+	}
 	return 0;
 }
 
-static int attrs_store(tess_store *st, const char *node, const json_t *attrs)
+static int attrs_store(tess_store *st, const char *node, const attrs_doc *d)
 {
-	char key[TESS_KEY_MAX + 16];
-	attrs_key(key, sizeof key, node);
-	tess_buf buf = {0};
-	int rc = tess_json_dump(&buf, attrs);
-	if (!rc)
-		rc = tess_obj_put(st, key, buf.data, buf.len, 0);
-	tess_buf_free(&buf);
-	return rc;
+	char key[TESS_NODE_KEYBUF];
+	tess_node_key(key, node, d->v3 ? "zarr.json" : ".zattrs");
+	return tess_obj_put_json(st, key, d->doc, 0);
 }
 
 /* A node that does not exist yet becomes a Zarr group, and so do its missing
  * parents, so zarr-python finds the attributes. */
-static int node_ensure(tess_store *st, const char *node)
+static int node_ensure(tess_store *st, const char *node, const attrs_doc *d)
 {
-	char path[TESS_KEY_MAX + 16];
-	size_t len = strlen(node);
-	for (size_t i = 0; i <= len; i++) {
-		if (node[i] != '/' && node[i] != '\0')
-			continue;
-		snprintf(path, sizeof path, "%.*s/.zarray", (int)i, node);
-		tess_stat sb;
-		if (st->ops->stat(st->be, path, &sb) == 0)
-			continue;
-		snprintf(path, sizeof path, "%.*s/.zgroup", (int)i, node);
-		int rc = tess_obj_put(st, path, ZGROUP_V2, strlen(ZGROUP_V2), TESS_PUT_IF_ABSENT);
-		if (rc && rc != TESS_EEXISTS)
-			return rc;
-	}
-	return 0;
+	if (d->v3 || tess_node_array_format(st, node))
+		return 0;
+	return tess_node_ensure_groups(st, node, 2, 1);
 }
 
 typedef int (*attrs_edit_fn)(json_t *attrs, const char *name, json_t *value);
@@ -112,23 +86,24 @@ static int attrs_modify(tess_store *st, const char *node_in, const char *name,
                         json_t *value, attrs_edit_fn edit)
 {
 	char node[TESS_KEY_MAX + 1];
-	int rc = node_path(node, sizeof node, node_in);
+	int rc = tess_node_path(node, node_in, "node");
 	if (rc)
 		return rc;
-	char lock_name[TESS_KEY_MAX + 16];
-	snprintf(lock_name, sizeof lock_name, "attrs:%s", node);
+	/* the same lock as the node's other metadata changes (array resize) */
+	char lock_name[TESS_NODE_KEYBUF];
+	snprintf(lock_name, sizeof lock_name, "meta:%s", node);
 	tess_lock *lk;
 	if ((rc = tess_lock_acquire(&lk, st, lock_name)))
 		return rc;
-	json_t *attrs = NULL;
-	rc = attrs_load(&attrs, st, node);
+	attrs_doc d;
+	rc = attrs_load(&d, st, node);
 	if (!rc)
-		rc = edit(attrs, name, value);
+		rc = edit(d.attrs, name, value);
 	if (!rc && node[0])
-		rc = node_ensure(st, node);
+		rc = node_ensure(st, node, &d);
 	if (!rc)
-		rc = attrs_store(st, node, attrs);
-	json_decref(attrs);
+		rc = attrs_store(st, node, &d);
+	attrs_doc_free(&d);
 	tess_lock_release(lk);
 	if (rc)
 		return tess_err_prefix(rc, "attributes of '%s': ", node[0] ? node : "/");
@@ -200,22 +175,22 @@ int tess_attr_delete(tess_store *st, const char *node, const char *name)
 static int attr_lookup(json_t **out, tess_store *st, const char *node_in, const char *name)
 {
 	char node[TESS_KEY_MAX + 1];
-	int rc = node_path(node, sizeof node, node_in);
+	int rc = tess_node_path(node, node_in, "node");
 	if (!rc)
 		rc = check_name(name);
-	json_t *attrs = NULL;
+	attrs_doc d;
 	if (!rc)
-		rc = attrs_load(&attrs, st, node);
+		rc = attrs_load(&d, st, node);
 	if (rc)
 		return rc;
-	json_t *v = json_object_get(attrs, name);
+	json_t *v = json_object_get(d.attrs, name);
 	if (!v) {
-		json_decref(attrs);
+		attrs_doc_free(&d);
 		return tess_err(TESS_ENOTFOUND, "node '%s' has no attribute '%s'",
 		                node[0] ? node : "/", name);
 	}
 	*out = json_incref(v);
-	json_decref(attrs);
+	attrs_doc_free(&d);
 	return 0;
 }
 
@@ -235,14 +210,14 @@ int tess_attr_get_all(char **out_json, tess_store *st, const char *node_in)
 {
 	*out_json = NULL;
 	char node[TESS_KEY_MAX + 1];
-	json_t *attrs;
-	int rc = node_path(node, sizeof node, node_in);
+	attrs_doc d;
+	int rc = tess_node_path(node, node_in, "node");
 	if (!rc)
-		rc = attrs_load(&attrs, st, node);
+		rc = attrs_load(&d, st, node);
 	if (rc)
 		return rc;
-	rc = tess_json_dumps(out_json, attrs);
-	json_decref(attrs);
+	rc = tess_json_dumps(out_json, d.attrs);
+	attrs_doc_free(&d);
 	return rc;
 }
 

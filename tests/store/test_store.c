@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tessera.h"
+#include "tessera/array.h"
 #include "testutil.h"
 
 static const char *scheme;
@@ -458,6 +459,43 @@ static void test_attrs(void **state)
 	tess_free(s);
 }
 
+/* On Zarr v3 nodes attributes live in zarr.json's "attributes"; on a v2
+ * array in its .zattrs (and no group is made inside an array). */
+static void test_attrs_on_arrays(void **state)
+{
+	fixture *f = *state;
+	tess_array_opts o = TESS_ARRAY_OPTS_INIT;
+	o.ndim = 1;
+	o.shape[0] = 10;
+	o.chunks[0] = 5;
+	o.zarr_format = 3;
+	tess_array *a;
+	OK(tess_array_create(&a, f->st, "v3arr", &o));
+	tess_array_close(a);
+	OK(tess_attr_set(f->st, "v3arr", "units", "\"m\""));
+	char *s = get_str(f->st, "v3arr/zarr.json");
+	assert_non_null(strstr(s, "\"attributes\": {\n        \"units\": \"m\"\n    }"));
+	assert_non_null(strstr(s, "\"node_type\": \"array\""));
+	tess_free(s);
+	tess_stat sb;
+	FAILS(TESS_ENOTFOUND, tess_blob_stat(&sb, f->st, "v3arr/.zattrs"));
+	char *json;
+	OK(tess_attr_get(&json, f->st, "v3arr", "units"));
+	assert_string_equal(json, "\"m\"");
+	tess_free(json);
+	OK(tess_array_open(&a, f->st, "v3arr"));
+	tess_array_close(a);
+
+	o.zarr_format = 2;
+	OK(tess_array_create(&a, f->st, "v2arr", &o));
+	tess_array_close(a);
+	OK(tess_attr_set(f->st, "v2arr", "units", "\"s\""));
+	s = get_str(f->st, "v2arr/.zattrs");
+	assert_string_equal(s, "{\n    \"units\": \"s\"\n}");
+	tess_free(s);
+	FAILS(TESS_ENOTFOUND, tess_blob_stat(&sb, f->st, "v2arr/.zgroup"));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -477,6 +515,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_blob_copy_between_stores, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_copy_local, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attrs_on_arrays, setup, teardown),
 	};
 	char name[64];
 	snprintf(name, sizeof name, "store[%s]", scheme);
