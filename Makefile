@@ -40,7 +40,9 @@ test-asan: deps
 	  TESS_SANITIZED=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
 bench: build
+	@scripts/deps.sh bench
 	@$(BUILD)/bench_blob
+	@[ ! -x $(BUILD)/bench_array ] || $(BUILD)/bench_array
 
 install: build
 	@cmake --install $(BUILD)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages that Tessera's build, tests and benchmarks need.
 # Idempotent: installs only what is missing; uses sudo when not root.
+#   scripts/deps.sh          build and test dependencies
+#   scripts/deps.sh bench    ... plus the benchmarks' peers (h5py, GDAL)
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +12,11 @@ PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-lmdb
 )
+
+# `deps.sh bench`: also the peers the benchmarks compare against.
+if [[ ${1:-} == bench ]]; then
+  PACKAGES+=(python3-h5py python3-gdal gdal-bin)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
