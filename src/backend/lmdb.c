@@ -15,7 +15,8 @@
  *                     automatically when a write finds it full
  *   max_readers=N     reader slots when this process creates the lock file
  *   writemap=0|1      MDB_WRITEMAP (default 1, see below)
- *   readahead=0|1     0 sets MDB_NORDAHEAD (default 1, see below)
+ *   readahead=0|1     0 sets MDB_NORDAHEAD (default: 0 with writemap, 1
+ *                     without; see below)
  *
  * Durability: neither MDB_NOSYNC nor MDB_NOMETASYNC is ever set, so a commit
  * has reached the disk when mdb_txn_commit returns and a put is durable when
@@ -32,9 +33,40 @@
  * writemap=0 on filesystems without sparse files or where a full disk must
  * be an error; large objects then cost their size in heap at commit.
  *
- * Readahead stays on by default: values are usually whole chunks read front
- * to back, which readahead serves well; readahead=0 (MDB_NORDAHEAD) is better
- * for random access to an environment much larger than RAM.
+ * Readahead is off (MDB_NORDAHEAD, i.e. MADV_RANDOM on the map) when the map
+ * is writable.  With readahead on, faults bring the file in as large
+ * page-cache folios, and a store through the map dirties a whole folio, so
+ * every commit's msync wrote back far more than LMDB changed: single 4 KiB
+ * puts fell from about 4000/s to 300/s over the first 10,000 objects (5 MiB
+ * written per put), and after a large object was read or replaced, the puts
+ * that reused its pages wrote 1-2 MiB each.  Reads lose the kernel's
+ * readahead instead.  Gets and stats of PREFETCH_MIN bytes or more make up
+ * for it with MADV_WILLNEED, which reads in large requests but into small
+ * folios, and ranges not yet in the page cache are copied with pread from the
+ * data file (see read_uncached), whose descriptor is set to
+ * POSIX_FADV_RANDOM so that the preads never read ahead on their own.
+ * Without writemap nothing writes through the map, and readahead stays on.
+ *
+ * Streaming writers.  A writer of unknown size spools to an unlinked temp
+ * file and copies it into the map at commit.  A writer that knows its size
+ * writes in place: writer_open begins a write transaction and reserves the
+ * value (MDB_RESERVE), every write copies straight into the reserved space,
+ * writer_commit commits; the bytes cross memory once instead of three times.
+ * The price is that LMDB's writer lock is held from open to commit (about
+ * 2 s per GiB on a plain disk): writers in other processes wait that long.
+ * In this process nobody waits for it: any other write (put, put_many, del,
+ * the commit of a spooled writer) first takes the transaction away, copying
+ * the bytes written so far to a spool file, and the writer goes on spooling.
+ * Waiting could deadlock, since the thread asking may be the one that is to
+ * commit the writer.  For the same reason one writer at a time per
+ * environment writes in place; a second sized writer spools.  LMDB binds a
+ * write transaction to the thread that began it (its writer mutex must be
+ * unlocked by the thread that locked it), while a tess_writer may move
+ * between threads, so a helper thread begins, commits and aborts the held
+ * transaction and the writer's callers only copy bytes.  With
+ * TESS_PUT_IF_ABSENT the reservation uses MDB_NOOVERWRITE; when the key
+ * exists already the writer spools and the check is made again at commit,
+ * as the contract says, instead of holding the lock for a doomed stream.
  *
  * Threads and processes: MDB_NOTLS lets a read transaction move between
  * threads, so finished read transactions are reset and pooled for reuse.
@@ -57,9 +89,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -71,6 +105,9 @@
 #define SPOOL_COPY_CHUNK ((size_t)8 << 20)
 #define PUT_MANY_TXN_BYTES ((size_t)64 << 20) /* keeps a batch's dirty pages in bounds */
 #define LMDB_VALUE_MAX 0xFFFFFFFFull    /* LMDB stores value sizes in 32 bits */
+#define PREFETCH_MIN ((size_t)64 << 10) /* reads this large prefetch without readahead */
+#define WILLNEED_PIECE ((uintptr_t)128 << 10)
+#define PREFETCH_WINDOW ((size_t)8 << 20) /* a large read asks this far ahead */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LMDB_UNDER_ASAN 1
@@ -112,6 +149,13 @@ struct lmdb_env {
 	pthread_mutex_t pool_lock;
 	MDB_txn *pool[READ_TXN_POOL_MAX];
 	size_t pool_len;
+	int prefetch;              /* readahead is off: large gets use MADV_WILLNEED */
+	int data_fd;               /* LMDB's descriptor of the data file, or -1 */
+	size_t page_size;          /* LMDB's */
+	/* The writer of this process that holds the write transaction, if any.
+	 * Lock order: in_place_lock, then the writer's lock. */
+	pthread_mutex_t in_place_lock;
+	struct lmdb_writer *in_place;
 };
 
 struct lmdb_backend {
@@ -119,14 +163,39 @@ struct lmdb_backend {
 	struct lmdb_env *e;
 };
 
+/* What the helper thread of an in-place writer is told to do, and did. */
+enum held_state { HELD_STARTING, HELD_OPEN, HELD_FAILED, HELD_COMMIT, HELD_ABORT };
+
+/* The write transaction of an in-place writer, owned by a helper thread. */
+struct held_txn {
+	struct lmdb_env *e;
+	const char *key;           /* the writer's */
+	uint64_t size;
+	unsigned put_flags;        /* MDB_RESERVE, maybe MDB_NOOVERWRITE */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum held_state state;
+	uint8_t *dst;              /* the reserved space, once HELD_OPEN */
+	int rc;                    /* LMDB or errno code of the failed step */
+	const char *step;          /* which step failed, for messages */
+};
+
 struct lmdb_writer {
 	tess_writer base;
 	struct lmdb_env *e;
 	char *key;
 	unsigned flags;
-	int fd;              /* unlinked spool file */
-	uint64_t size;
+	uint64_t expect;     /* announced size, or TESS_SIZE_UNKNOWN */
+	uint64_t size;       /* bytes written so far */
 	int failed;          /* code of an earlier failed write, or 0 */
+	int spill_errno;     /* why saving the in-place bytes to a spool failed */
+	/* Taken by every writer call and by another thread that takes the
+	 * transaction away (spill_in_place). */
+	pthread_mutex_t lock;
+	struct held_txn *held; /* writing in place, else NULL */
+	int was_in_place;    /* held once: deregister at commit or abort */
+	int fd;              /* spooling: unlinked spool file, else -1 */
 };
 
 /* Where a value's bytes come from: memory, or a spool file. */
@@ -397,7 +466,7 @@ static int parse_option(struct open_opts *o, const char *loc, const char *item, 
 
 static int parse_query(struct open_opts *o, const char *loc, const char *query)
 {
-	*o = (struct open_opts){0, DEFAULT_MAX_READERS, 1, 1};
+	*o = (struct open_opts){0, DEFAULT_MAX_READERS, 1, -1};
 	for (const char *p = query; p && *p;) {
 		size_t len = strcspn(p, "&");
 		if (len) {
@@ -407,6 +476,8 @@ static int parse_query(struct open_opts *o, const char *loc, const char *query)
 		}
 		p += len + (p[len] == '&');
 	}
+	if (o->readahead < 0)
+		o->readahead = !o->writemap; /* see "Readahead" at the top */
 	return 0;
 }
 
@@ -521,6 +592,7 @@ static void env_destroy(struct lmdb_env *e)
 	}
 	pthread_rwlock_destroy(&e->resize_lock);
 	pthread_mutex_destroy(&e->pool_lock);
+	pthread_mutex_destroy(&e->in_place_lock);
 	free(e->path);
 	free(e->spool_dir);
 	free(e);
@@ -550,6 +622,7 @@ static int env_configure(struct lmdb_env *e, const struct open_opts *o, const st
 		flags |= MDB_WRITEMAP;
 	if (!o->readahead)
 		flags |= MDB_NORDAHEAD;
+	e->prefetch = !o->readahead;
 	rc = mdb_env_open(e->env, e->path, flags, 0666);
 	if (rc == ENOENT)
 		return tess_err(TESS_ENOTFOUND, "lmdb '%s': open: %s", e->path, mdb_strerror(rc));
@@ -558,6 +631,14 @@ static int env_configure(struct lmdb_env *e, const struct open_opts *o, const st
 	int dead;
 	mdb_reader_check(e->env, &dead); /* free slots of crashed processes */
 	e->max_key = (size_t)mdb_env_get_maxkeysize(e->env);
+	MDB_stat st;
+	e->page_size = mdb_env_stat(e->env, &st) == 0 ? st.ms_psize : 4096;
+	if (mdb_env_get_fd(e->env, &e->data_fd) != 0)
+		e->data_fd = -1;
+	/* a pread of pages that MADV_WILLNEED missed must not bring in large
+	 * folios either (LMDB itself reads nothing through this descriptor) */
+	if (e->prefetch && e->data_fd >= 0)
+		posix_fadvise(e->data_fd, 0, 0, POSIX_FADV_RANDOM);
 	return 0;
 }
 
@@ -595,8 +676,10 @@ static int env_create(struct lmdb_env **out, const char *loc, const struct open_
 		return tess_err(TESS_ENOMEM, "lmdb '%s': out of memory", loc);
 	e->pid = getpid();
 	e->refs = 1;
+	e->data_fd = -1;
 	pthread_rwlock_init(&e->resize_lock, NULL);
 	pthread_mutex_init(&e->pool_lock, NULL);
+	pthread_mutex_init(&e->in_place_lock, NULL);
 	e->path = strdup(loc);
 	e->spool_dir = l->spool_dir;
 	l->spool_dir = NULL;
@@ -682,6 +765,140 @@ static void lmdb_close(tess_backend *be)
 
 /* ---- get and stat ---------------------------------------------------------------- */
 
+/* Ask the kernel to read [p, p+len) of the map in the background, in large
+ * requests but into small folios (see "Readahead" at the top).  One
+ * MADV_WILLNEED reads at most the device's readahead or request size (8 MiB
+ * here, 128 KiB on many disks) and drops the rest, hence the pieces.  Best
+ * effort: a failure only costs speed. */
+static void map_willneed(const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = (uintptr_t)p & ~(page - 1), to = (uintptr_t)p + len;
+	for (; from < to; from += WILLNEED_PIECE)
+		madvise((void *)from, to - from < WILLNEED_PIECE ? to - from : WILLNEED_PIECE,
+		        MADV_WILLNEED);
+}
+
+/* Whether every page of [p, p+len) of the map is in the page cache, read
+ * (mincore counts pages still being read as missing). */
+static int map_resident(const void *p, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = (uintptr_t)p & ~(page - 1), to = (uintptr_t)p + len;
+	unsigned char vec[256];
+	while (from < to) {
+		size_t pages = (to - from + page - 1) / page;
+		if (pages > sizeof vec)
+			pages = sizeof vec;
+		if (mincore((void *)from, pages * page, vec) != 0)
+			return 0;
+		for (size_t i = 0; i < pages; i++)
+			if (!(vec[i] & 1))
+				return 0;
+		from += pages * page;
+	}
+	return 1;
+}
+
+/* Fault in [p, p+len) of the map for writing with one call before a large
+ * copy into it.  A fault per 4 KiB page (a zero-filled hole, then
+ * page_mkwrite) is where most of the time of a large put went; the kernel
+ * handles them faster in a loop of its own (a 1 GiB in-place put: 2.5 s
+ * without, 2.0 s with).  Best effort: without MADV_POPULATE_WRITE (Linux
+ * 5.14) the copy faults as before. */
+static void map_prefault(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+	if (len < PREFETCH_MIN)
+		return;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = (uintptr_t)p & ~(page - 1);
+	madvise((void *)from, (uintptr_t)p + len - from, MADV_POPULATE_WRITE);
+#else
+	(void)p, (void)len;
+#endif
+}
+
+/* The header of an LMDB page (MDB_page up to mp_ptrs; PAGEHDRSZ bytes). */
+struct page_head {
+	size_t pgno;
+	uint16_t pad;
+	uint16_t flags;
+	uint32_t pages;          /* of an overflow page: how many pages the value spans */
+};
+#define PAGE_OVERFLOW 0x04   /* P_OVERFLOW */
+#define VERIFY_BYTES 64
+
+/* The offset in the data file of `src`, a byte of the large value `v`, or -1.
+ * LMDB has no call that tells where the map is (me_mapaddr is set only with
+ * MDB_FIXEDMAP), but a value this large sits in overflow pages, and in
+ * LMDB's data format (0.9, MDB_DATA_VERSION 1) the first one starts with its
+ * own page number.  Everything checkable is checked. */
+static off_t file_offset(struct lmdb_env *e, const MDB_val *v, const uint8_t *src)
+{
+	struct page_head h;
+	const uint8_t *head = (const uint8_t *)v->mv_data - sizeof h;
+	memcpy(&h, head, sizeof h);
+	size_t psize = e->page_size, pages = current_map_size(e) / psize;
+	if (h.flags != PAGE_OVERFLOW || h.pages != (sizeof h - 1 + v->mv_size) / psize + 1 ||
+	    h.pgno > pages || h.pages > pages - h.pgno ||
+	    ((uintptr_t)head - h.pgno * psize) % psize != 0)
+		return -1;
+	return (off_t)(h.pgno * psize + sizeof h) + (src - (const uint8_t *)v->mv_data);
+}
+
+static int pread_full(struct lmdb_env *e, const char *key, off_t pos, uint8_t *dst, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t got = pread(e->data_fd, dst + done, len - done, pos + (off_t)done);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return tess_err(TESS_EIO, "lmdb '%s': get '%.300s': read %zu bytes at %lld of the "
+			                "data file: %s", e->path, key, len - done,
+			                (long long)(pos + (off_t)done),
+			                got < 0 ? strerror(errno) : "unexpected end of file");
+		done += (size_t)got;
+	}
+	return 0;
+}
+
+/*
+ * Append `len` bytes at `src` (in value `v`), not all in the page cache, to
+ * `out`, and have the `ahead` bytes after them read too.  The range goes in
+ * windows, each asked for (MADV_WILLNEED) while the one before it is copied,
+ * with pread from the data file: faulting the pages in through the map, one
+ * at a time without readahead, cost twice the CPU and waited for every page
+ * in turn, while pread copies straight out of the page cache as it fills.
+ * If the file offset cannot be found, or the first bytes read disagree with
+ * the map, the bytes come from the map.
+ */
+static int read_uncached(struct lmdb_env *e, const char *key, const MDB_val *v,
+                         const uint8_t *src, size_t len, size_t ahead, tess_buf *out)
+{
+	off_t pos = e->data_fd >= 0 ? file_offset(e, v, src) : -1;
+	int rc = pos < 0 ? 0 : tess_buf_reserve(out, len);
+	if (pos < 0 || rc) {
+		if (!rc)
+			map_willneed(src, len + ahead);
+		return rc ? rc : tess_buf_append(out, src, len);
+	}
+	uint8_t *dst = out->data + out->len;
+	map_willneed(src, len < PREFETCH_WINDOW ? len : PREFETCH_WINDOW);
+	for (size_t done = 0; done < len;) {
+		size_t window = len - done < PREFETCH_WINDOW ? len - done : PREFETCH_WINDOW;
+		size_t next = done + window, wanted = len + ahead - next;
+		map_willneed(src + next, wanted < PREFETCH_WINDOW ? wanted : PREFETCH_WINDOW);
+		if ((rc = pread_full(e, key, pos + (off_t)done, dst + done, window)) != 0)
+			return rc;
+		done = next;
+	}
+	if (memcmp(dst, src, len < VERIFY_BYTES ? len : VERIFY_BYTES) != 0)
+		memcpy(dst, src, len);
+	out->len += len;
+	return 0;
+}
+
 /* Look `key` up in `txn` and append [offset, offset+length) of it to `out`. */
 static int get_in_txn(struct lmdb_env *e, MDB_txn *txn, const char *key, uint64_t offset,
                       uint64_t length, tess_buf *out)
@@ -700,8 +917,21 @@ static int get_in_txn(struct lmdb_env *e, MDB_txn *txn, const char *key, uint64_
 	uint64_t n = v.mv_size - offset;
 	if (length < n)
 		n = length;
-	/* The value is read in place from the map; only the range is copied. */
-	return tess_buf_append(out, (const uint8_t *)v.mv_data + offset, (size_t)n);
+	const uint8_t *src = (const uint8_t *)v.mv_data + offset;
+	if (!e->prefetch || n < PREFETCH_MIN)
+		return tess_buf_append(out, src, (size_t)n); /* straight from the map */
+	/* Without readahead: have the bytes after the range read too (up to as
+	 * many again: a streaming reader's next chunk), and read the range itself
+	 * unless it is all in the page cache (then the map is the fastest way). */
+	uint64_t ahead = v.mv_size - offset - n;
+	if (ahead > n)
+		ahead = n;
+	if (ahead > PREFETCH_WINDOW)
+		ahead = PREFETCH_WINDOW;
+	if (!map_resident(src, (size_t)n))
+		return read_uncached(e, key, &v, src, (size_t)n, (size_t)ahead, out);
+	map_willneed(src + n, (size_t)ahead);
+	return tess_buf_append(out, src, (size_t)n);
 }
 
 static int lmdb_get(tess_backend *be, const char *key, uint64_t offset, uint64_t length,
@@ -776,6 +1006,23 @@ static uint64_t hash_final(uint64_t h)
 #define ETAG_STRIDE ((size_t)64 << 20)
 #define ETAG_SAMPLE ((size_t)64 << 10)
 
+/* Without readahead, ask for the bytes make_etag hashes before it faults
+ * them in one page at a time. */
+static void etag_prefetch(const MDB_val *v)
+{
+	const uint8_t *bytes = v->mv_data;
+	if (v->mv_size < PREFETCH_MIN)
+		return;
+	if (v->mv_size <= ETAG_FULL_BYTES) {
+		map_willneed(bytes, v->mv_size);
+		return;
+	}
+	map_willneed(bytes, ETAG_EDGE);
+	for (size_t off = ETAG_STRIDE; off + ETAG_SAMPLE < v->mv_size; off += ETAG_STRIDE)
+		map_willneed(bytes + off, ETAG_SAMPLE);
+	map_willneed(bytes + v->mv_size - ETAG_EDGE, ETAG_EDGE);
+}
+
 static void make_etag(const MDB_val *v, char *etag, size_t cap)
 {
 	uint64_t size = v->mv_size;
@@ -808,13 +1055,265 @@ static int lmdb_stat(tess_backend *be, const char *key, tess_stat *out)
 	if (rc == 0) {
 		out->size = v.mv_size;
 		out->mtime_ns = 0; /* LMDB records no modification time */
+		if (e->prefetch)
+			etag_prefetch(&v);
 		make_etag(&v, out->etag, sizeof out->etag);
 	}
 	read_end(e, txn);
 	return rc ? mdb_fail(e, rc, "stat", key) : 0;
 }
 
-/* ---- put, writers, del --------------------------------------------------------------- */
+/* ---- spool files ------------------------------------------------------------------ */
+
+/* An unlinked temp file next to the data file (same filesystem, and not a
+ * tmpfs in RAM), else in $TMPDIR or /tmp.  Returns 0 or an errno value. */
+static int spool_create(const struct lmdb_env *e, int *out)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *dirs[] = {e->spool_dir, tmp && *tmp ? tmp : "/tmp"};
+	int err = 0;
+	for (size_t i = 0; i < 2; i++) {
+		int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			char *templ = NULL;
+			if (asprintf(&templ, "%s/.tess-lmdb-spool-XXXXXX", dirs[i]) < 0)
+				return ENOMEM;
+			fd = mkostemp(templ, O_CLOEXEC);
+			if (fd >= 0)
+				unlink(templ);
+			free(templ);
+		}
+		if (fd >= 0) {
+			*out = fd;
+			return 0;
+		}
+		err = errno;
+	}
+	return err;
+}
+
+static int spool_open(const struct lmdb_env *e, const char *key, int *out)
+{
+	int err = spool_create(e, out);
+	if (err)
+		return tess_err(tess_errno_code(err), "lmdb '%s': writer '%.300s': spool file in "
+		                "'%s': %s", e->path, key, e->spool_dir, strerror(err));
+	return 0;
+}
+
+/* Write all of `len` bytes; 0 or an errno value. */
+static int write_full(int fd, const void *data, size_t len)
+{
+	for (const uint8_t *p = data; len;) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- in-place writers: the held write transaction ------------------------------------ */
+
+/* Report a failed step of a held transaction (an LMDB or errno code). */
+static int held_fail(struct lmdb_env *e, int rc, const char *step, const char *key)
+{
+	if (rc == MDB_MAP_FULL)
+		return tess_err(TESS_EIO, "lmdb '%s': writer '%.300s': %s: %s (map is %zu bytes; "
+		                "raise it with ?map_size=)", e->path, key, step, mdb_strerror(rc),
+		                current_map_size(e));
+	return tess_err(mdb_code(rc), "lmdb '%s': writer '%.300s': %s: %s", e->path, key, step,
+	                mdb_strerror(rc));
+}
+
+/* Grow the map unless a value of `size` bytes fits after its last used page
+ * with room to spare: once the bytes are written a full map at commit could
+ * not be retried (the commit also writes branch pages and the freelist). */
+static int ensure_room(struct lmdb_env *e, uint64_t size)
+{
+	uint64_t need = size + size / 64 + ((uint64_t)8 << 20);
+	MDB_envinfo info;
+	MDB_stat st;
+	if (mdb_env_info(e->env, &info) != 0 || mdb_env_stat(e->env, &st) != 0)
+		return 0; /* the reservation will tell */
+	uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (used <= info.me_mapsize && info.me_mapsize - used >= need)
+		return 0;
+	return grow_map(e, info.me_mapsize, need);
+}
+
+/* Begin the transaction and reserve the value, growing a full map.  Runs in
+ * the helper thread.  Returns an LMDB or errno code and names the step. */
+static int held_reserve(struct held_txn *h, MDB_txn **out)
+{
+	struct lmdb_env *e = h->e;
+	MDB_val k = {strlen(h->key), (void *)h->key};
+	for (int attempt = 0;; attempt++) {
+		h->step = "grow the map";
+		int rc = ensure_room(e, h->size);
+		if (rc)
+			return rc;
+		size_t seen = current_map_size(e);
+		MDB_txn *txn;
+		h->step = "begin";
+		if ((rc = txn_begin(e, 0, &txn)) != 0)
+			return rc;
+		h->step = "reserve";
+		MDB_val v = {(size_t)h->size, NULL};
+		rc = mdb_put(txn, e->dbi, &k, &v, h->put_flags);
+		if (rc == 0) {
+			h->dst = v.mv_data;
+			*out = txn;
+			return 0;
+		}
+		write_abort(e, txn);
+		if (rc != MDB_MAP_FULL || attempt == TXN_RETRIES)
+			return rc;
+		h->step = "grow the map";
+		if ((rc = grow_map(e, seen, h->size)) != 0)
+			return rc;
+	}
+}
+
+/* The helper thread: reserve, report, then commit or abort when told. */
+static void *held_main(void *arg)
+{
+	struct held_txn *h = arg;
+	MDB_txn *txn = NULL;
+	int rc = held_reserve(h, &txn);
+	pthread_mutex_lock(&h->lock);
+	h->rc = rc;
+	h->state = rc ? HELD_FAILED : HELD_OPEN;
+	pthread_cond_broadcast(&h->cond);
+	while (h->state == HELD_OPEN)
+		pthread_cond_wait(&h->cond, &h->lock);
+	enum held_state order = h->state;
+	pthread_mutex_unlock(&h->lock);
+	if (order == HELD_COMMIT) {
+		h->step = "commit";
+		h->rc = write_commit(h->e, txn);
+	} else if (order == HELD_ABORT) {
+		write_abort(h->e, txn);
+	}
+	return NULL;
+}
+
+static void held_free(struct held_txn *h)
+{
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+/* Start a helper thread and wait until it holds the write transaction with
+ * `size` bytes reserved for `key`.  0 with *out set, or an LMDB or errno code
+ * with *step naming what failed (MDB_KEYEXIST: TESS_PUT_IF_ABSENT and the
+ * key exists). */
+static int held_start(struct lmdb_env *e, const char *key, uint64_t size, unsigned flags,
+                      struct held_txn **out, const char **step)
+{
+	struct held_txn *h = calloc(1, sizeof *h);
+	*step = "start";
+	if (!h)
+		return ENOMEM;
+	h->e = e;
+	h->key = key;
+	h->size = size;
+	h->put_flags = MDB_RESERVE | ((flags & TESS_PUT_IF_ABSENT) ? MDB_NOOVERWRITE : 0);
+	h->state = HELD_STARTING;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	/* Signals are for the application's threads, not for this one. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&h->thread, NULL, held_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		*step = "start a thread";
+		held_free(h);
+		return rc;
+	}
+	pthread_mutex_lock(&h->lock);
+	while (h->state == HELD_STARTING)
+		pthread_cond_wait(&h->cond, &h->lock);
+	int failed = h->state == HELD_FAILED;
+	pthread_mutex_unlock(&h->lock);
+	if (failed) {
+		pthread_join(h->thread, NULL);
+		rc = h->rc;
+		*step = h->step;
+		held_free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+/* Have the helper commit (HELD_COMMIT) or abort (HELD_ABORT), wait for it
+ * and free it.  Returns the commit's LMDB code. */
+static int held_end(struct held_txn *h, enum held_state order)
+{
+	pthread_mutex_lock(&h->lock);
+	h->state = order;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	int rc = h->rc;
+	held_free(h);
+	return rc;
+}
+
+/* Take the write transaction away from in-place writer `w`, with the
+ * environment's in_place_lock and w->lock held: copy what w has received to
+ * a spool file, abort the transaction, and let w go on spooling.  A failure
+ * is kept for w's next call; the caller's own write goes ahead regardless. */
+static void spill_in_place(struct lmdb_writer *w)
+{
+	int fd = -1;
+	int err = spool_create(w->e, &fd);
+	if (!err)
+		err = write_full(fd, w->held->dst, (size_t)w->size);
+	held_end(w->held, HELD_ABORT);
+	w->held = NULL;
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		w->failed = tess_errno_code(err);
+		w->spill_errno = err;
+		return;
+	}
+	w->fd = fd;
+}
+
+/* Before this process writes (or grows the map, which waits for every
+ * transaction of the process): an in-place writer of this process holding
+ * LMDB's writer lock is made to let go (see "Streaming writers" at the top),
+ * since waiting for it could wait forever. */
+static void take_write_lock_back(struct lmdb_env *e)
+{
+	pthread_mutex_lock(&e->in_place_lock);
+	struct lmdb_writer *w = e->in_place;
+	if (w) {
+		pthread_mutex_lock(&w->lock);
+		spill_in_place(w);
+		pthread_mutex_unlock(&w->lock);
+		e->in_place = NULL;
+	}
+	pthread_mutex_unlock(&e->in_place_lock);
+}
+
+/* Begin a write transaction for this process's own use. */
+static int write_begin(struct lmdb_env *e, MDB_txn **out)
+{
+	take_write_lock_back(e);
+	return txn_begin(e, 0, out);
+}
+
+/* ---- put ---------------------------------------------------------------------------- */
 
 /* Copy a spool file into the space LMDB reserved for the value. */
 static int fill_from_spool(struct lmdb_env *e, const char *key, int fd, uint8_t *dst,
@@ -822,6 +1321,7 @@ static int fill_from_spool(struct lmdb_env *e, const char *key, int fd, uint8_t 
 {
 	for (uint64_t off = 0; off < len;) {
 		size_t want = len - off < SPOOL_COPY_CHUNK ? (size_t)(len - off) : SPOOL_COPY_CHUNK;
+		map_prefault(dst + off, want);
 		ssize_t got = pread(fd, dst + off, want, (off_t)off);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -860,6 +1360,7 @@ static int put_in_txn(struct lmdb_env *e, MDB_txn *txn, const char *op, const ch
 	if (rc)
 		return mdb_fail(e, rc, op, key);
 	if (src->mem) {
+		map_prefault(v.mv_data, (size_t)src->len);
 		if (src->len)
 			memcpy(v.mv_data, src->mem, (size_t)src->len);
 		return 0;
@@ -873,7 +1374,7 @@ static int put_one(struct lmdb_env *e, const char *op, const char *key,
 {
 	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn;
-		int rc = txn_begin(e, 0, &txn);
+		int rc = write_begin(e, &txn);
 		if (rc)
 			return mdb_fail(e, rc, op, key);
 		size_t seen = current_map_size(e);
@@ -889,6 +1390,7 @@ static int put_one(struct lmdb_env *e, const char *op, const char *key,
 		}
 		if (!map_full || attempt == TXN_RETRIES)
 			return rc;
+		take_write_lock_back(e);
 		int grow = grow_map(e, seen, src->len);
 		if (grow)
 			return tess_err(TESS_EIO, "lmdb '%s': %s '%.300s': map full and growing it "
@@ -927,7 +1429,7 @@ static int put_batch(struct lmdb_env *e, tess_put_req *reqs, size_t n)
 {
 	for (int attempt = 0;; attempt++) {
 		MDB_txn *txn;
-		int rc = txn_begin(e, 0, &txn);
+		int rc = write_begin(e, &txn);
 		if (rc)
 			return mdb_fail(e, rc, "put_many", reqs[0].key);
 		size_t seen = current_map_size(e);
@@ -955,6 +1457,7 @@ static int put_batch(struct lmdb_env *e, tess_put_req *reqs, size_t n)
 				rc = mdb_fail(e, rc, "put_many: commit", reqs[0].key);
 		}
 		if (map_full && attempt < TXN_RETRIES) {
+			take_write_lock_back(e);
 			int grow = grow_map(e, seen, bytes);
 			if (grow == 0)
 				continue;
@@ -985,38 +1488,68 @@ static int lmdb_put_many(tess_backend *be, tess_put_req *reqs, size_t n)
 	return 0;
 }
 
-/* An unlinked temp file next to the data file (same filesystem, and not a
- * tmpfs in RAM), else in $TMPDIR or /tmp. */
-static int spool_open(const struct lmdb_env *e, const char *key, int *out)
+/* ---- streaming writers ---------------------------------------------------------------- */
+
+static int writer_failed(const struct lmdb_writer *w, const char *op)
 {
-	const char *tmp = getenv("TMPDIR");
-	const char *dirs[] = {e->spool_dir, tmp && *tmp ? tmp : "/tmp"};
-	int err = 0;
-	for (size_t i = 0; i < 2; i++) {
-		int fd = open(dirs[i], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			char *templ = NULL;
-			if (asprintf(&templ, "%s/.tess-lmdb-spool-XXXXXX", dirs[i]) < 0)
-				return tess_err(TESS_ENOMEM, "lmdb '%s': out of memory", e->path);
-			fd = mkostemp(templ, O_CLOEXEC);
-			if (fd >= 0)
-				unlink(templ);
-			free(templ);
+	if (w->spill_errno)
+		return tess_err(w->failed, "lmdb '%s': %s '%.300s': another write of this process "
+		                "needed LMDB's write lock, and saving the %" PRIu64 " bytes written "
+		                "so far to a spool file failed: %s", w->e->path, op, w->key, w->size,
+		                strerror(w->spill_errno));
+	return tess_err(w->failed, "lmdb '%s': %s '%.300s': an earlier write failed", w->e->path,
+	                op, w->key);
+}
+
+/* Hold the write transaction for `w` and reserve its value (*entered = 1),
+ * unless another writer of this process holds it, or (TESS_PUT_IF_ABSENT)
+ * the key exists: then w must spool.  Once entered, another thread may take
+ * the transaction away at any time, so w->held is not to be read without
+ * w->lock. */
+static int writer_enter_in_place(struct lmdb_writer *w, int *entered)
+{
+	struct lmdb_env *e = w->e;
+	int rc = 0;
+	*entered = 0;
+	pthread_mutex_lock(&e->in_place_lock);
+	if (!e->in_place) {
+		const char *step;
+		rc = held_start(e, w->key, w->expect, w->flags, &w->held, &step);
+		if (rc == 0) {
+			e->in_place = w;
+			w->was_in_place = 1;
+			*entered = 1;
+		} else if (rc == MDB_KEYEXIST) {
+			rc = 0; /* checked again at commit, see the top */
+		} else {
+			rc = held_fail(e, rc, step, w->key);
 		}
-		if (fd >= 0) {
-			*out = fd;
-			return 0;
-		}
-		err = errno;
 	}
-	return tess_err(tess_errno_code(err), "lmdb '%s': writer '%.300s': spool file in '%s': %s",
-	                e->path, key, e->spool_dir, strerror(err));
+	pthread_mutex_unlock(&e->in_place_lock);
+	return rc;
+}
+
+/* Stop being the environment's in-place writer: nobody can take the
+ * transaction away any more, and w->held says whether w still has it. */
+static void writer_leave_in_place(struct lmdb_writer *w)
+{
+	if (!w->was_in_place)
+		return;
+	pthread_mutex_lock(&w->e->in_place_lock);
+	if (w->e->in_place == w)
+		w->e->in_place = NULL;
+	pthread_mutex_unlock(&w->e->in_place_lock);
+	w->was_in_place = 0;
 }
 
 static void writer_free(struct lmdb_writer *w)
 {
+	writer_leave_in_place(w);
+	if (w->held)
+		held_end(w->held, HELD_ABORT);
 	if (w->fd >= 0)
 		close(w->fd);
+	pthread_mutex_destroy(&w->lock);
 	free(w->key);
 	free(w);
 }
@@ -1027,6 +1560,8 @@ static int lmdb_writer_open(tess_backend *be, tess_writer **out, const char *key
 	struct lmdb_env *e = env_of(be);
 	*out = NULL;
 	int rc = check_key(e, "writer", key, strlen(key));
+	if (!rc && size != TESS_SIZE_UNKNOWN)
+		rc = check_value_size(e, "writer", key, size);
 	if (rc)
 		return rc;
 	struct lmdb_writer *w = calloc(1, sizeof *w);
@@ -1037,8 +1572,14 @@ static int lmdb_writer_open(tess_backend *be, tess_writer **out, const char *key
 	w->base.backend = be;
 	w->e = e;
 	w->flags = flags;
+	w->expect = size;
 	w->fd = -1;
-	rc = spool_open(e, key, &w->fd);
+	pthread_mutex_init(&w->lock, NULL);
+	int in_place = 0;
+	if (size != TESS_SIZE_UNKNOWN)
+		rc = writer_enter_in_place(w, &in_place);
+	if (!rc && !in_place)
+		rc = spool_open(e, key, &w->fd);
 	if (rc) {
 		writer_free(w);
 		return rc;
@@ -1047,39 +1588,59 @@ static int lmdb_writer_open(tess_backend *be, tess_writer **out, const char *key
 	return 0;
 }
 
-static int lmdb_writer_write(tess_writer *tw, const void *data, size_t len)
+/* lmdb_writer_write with w->lock held. */
+static int writer_append(struct lmdb_writer *w, const void *data, size_t len)
 {
-	struct lmdb_writer *w = (struct lmdb_writer *)tw;
 	if (w->failed)
-		return tess_err(w->failed, "lmdb '%s': writer '%.300s': an earlier write failed",
-		                w->e->path, w->key);
+		return writer_failed(w, "writer");
+	if (w->expect != TESS_SIZE_UNKNOWN && len > w->expect - w->size)
+		return tess_err(TESS_EINVAL, "lmdb '%s': writer '%.300s': %zu more bytes after %"
+		                PRIu64 " pass the announced size of %" PRIu64 " bytes", w->e->path,
+		                w->key, len, w->size, w->expect);
 	if (len > LMDB_VALUE_MAX - w->size) {
 		w->failed = check_value_size(w->e, "writer", w->key, (uint64_t)len + w->size);
 		return w->failed;
 	}
-	for (const uint8_t *p = data; len;) {
-		ssize_t n = write(w->fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			w->failed = tess_errno_code(errno);
+	if (w->held) {
+		map_prefault(w->held->dst + w->size, len);
+		if (len)
+			memcpy(w->held->dst + w->size, data, len);
+	} else {
+		int err = write_full(w->fd, data, len);
+		if (err) {
+			w->failed = tess_errno_code(err);
 			return tess_err(w->failed, "lmdb '%s': writer '%.300s': spool write: %s",
-			                w->e->path, w->key, strerror(errno));
+			                w->e->path, w->key, strerror(err));
 		}
-		p += n;
-		len -= (size_t)n;
-		w->size += (uint64_t)n;
 	}
+	w->size += len;
 	return 0;
+}
+
+static int lmdb_writer_write(tess_writer *tw, const void *data, size_t len)
+{
+	struct lmdb_writer *w = (struct lmdb_writer *)tw;
+	pthread_mutex_lock(&w->lock);
+	int rc = writer_append(w, data, len);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
 }
 
 static int lmdb_writer_commit(tess_writer *tw)
 {
 	struct lmdb_writer *w = (struct lmdb_writer *)tw;
+	writer_leave_in_place(w);
 	int rc;
 	if (w->failed) {
-		rc = tess_err(w->failed, "lmdb '%s': commit '%.300s': an earlier write failed",
-		              w->e->path, w->key);
+		rc = writer_failed(w, "commit");
+	} else if (w->expect != TESS_SIZE_UNKNOWN && w->size != w->expect) {
+		rc = tess_err(TESS_EINVAL, "lmdb '%s': commit '%.300s': %" PRIu64 " bytes written, %"
+		              PRIu64 " announced", w->e->path, w->key, w->size, w->expect);
+	} else if (w->held) {
+		rc = held_end(w->held, HELD_COMMIT);
+		w->held = NULL;
+		if (rc)
+			rc = held_fail(w->e, rc, "commit", w->key);
 	} else {
 		struct value_src src = {NULL, w->fd, w->size};
 		rc = put_one(w->e, "commit", w->key, &src, w->flags);
@@ -1094,6 +1655,8 @@ static void lmdb_writer_abort(tess_writer *tw)
 		writer_free((struct lmdb_writer *)tw);
 }
 
+/* ---- del ---------------------------------------------------------------------------- */
+
 static int lmdb_del(tess_backend *be, const char *key)
 {
 	struct lmdb_env *e = env_of(be);
@@ -1102,7 +1665,7 @@ static int lmdb_del(tess_backend *be, const char *key)
 	if (rc)
 		return rc;
 	MDB_txn *txn;
-	rc = txn_begin(e, 0, &txn);
+	rc = write_begin(e, &txn);
 	if (rc)
 		return mdb_fail(e, rc, "del", key);
 	MDB_val k = {klen, (void *)key};

@@ -221,11 +221,13 @@ void conf_expect_missing(struct conf *c, const char *key)
 	conf_err(c->ops->stat(c->be, key, &st), TESS_ENOTFOUND, key);
 }
 
+/* A streamed put with its size announced (the big-object and race tests
+ * stream with TESS_SIZE_UNKNOWN, so both writer paths are covered). */
 int conf_write_stream(struct conf *c, const char *key, const void *data, size_t len,
                       unsigned flags)
 {
 	tess_writer *w = NULL;
-	int rc = c->ops->writer_open(c->be, &w, key, TESS_SIZE_UNKNOWN, flags);
+	int rc = c->ops->writer_open(c->be, &w, key, len, flags);
 	if (rc)
 		return rc;
 	rc = c->ops->writer_write(w, data, len);
