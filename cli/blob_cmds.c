@@ -299,6 +299,7 @@ struct ls_out {
 	int all; /* -a: show Zarr metadata keys too */
 	size_t count; /* printed */
 	size_t seen;  /* printed or hidden: a prefix holding only metadata exists */
+	tess_store *st; /* to tell arrays among the prefixes */
 };
 
 /* Zarr's own metadata objects (.zgroup, .zattrs, .zarray, .zmetadata,
@@ -312,30 +313,51 @@ static int is_zarr_metadata(const char *key)
 	       strcmp(base, "zarr.json") == 0;
 }
 
+/* A prefix entry ("x/") that is an array: 1 and *b filled.  One metadata
+ * get per prefix (two when it has no .zarray), never a listing. */
+static int prefix_is_array(struct ls_out *o, const char *key, struct cli_array_brief *b)
+{
+	char node[TESS_KEY_MAX + 1];
+	size_t len = strlen(key);
+	if (len == 0 || len > TESS_KEY_MAX || key[len - 1] != '/')
+		return 0;
+	snprintf(node, sizeof node, "%.*s", (int)(len - 1), key);
+	return cli_array_peek(o->st, node, b);
+}
+
 static void ls_print(struct ls_out *o, const char *key, int is_prefix,
                      uint64_t size, int64_t mtime_ns)
 {
-	char when[48] = "-";
+	char when[48] = "-", array[1024] = "";
+	struct cli_array_brief b;
 	o->seen++;
 	if (!o->all && !is_prefix && is_zarr_metadata(key))
 		return;
 	if (!is_prefix)
 		cli_format_time(when, sizeof when, mtime_ns, 0);
+	int is_array = is_prefix && prefix_is_array(o, key, &b);
+	if (is_array)
+		cli_array_brief_text(array, sizeof array, &b);
 	if (o->json) {
 		fputs(o->count ? ",\n  {\"key\": " : "[\n  {\"key\": ", stdout);
 		cli_json_string(stdout, key);
 		if (is_prefix)
-			fputs(", \"size\": 0, \"mtime\": null, \"type\": \"prefix\"}", stdout);
+			fputs(", \"size\": 0, \"mtime\": null, \"type\": \"prefix\"", stdout);
 		else
-			printf(", \"size\": %" PRIu64 ", \"mtime\": \"%s\", \"type\": \"object\"}",
+			printf(", \"size\": %" PRIu64 ", \"mtime\": \"%s\", \"type\": \"object\"",
 			       size, when);
+		if (is_array) {
+			fputs(", \"array\": ", stdout);
+			cli_array_brief_json(stdout, &b);
+		}
+		fputc('}', stdout);
 	} else if (o->long_format) {
 		if (is_prefix)
-			printf("%12s  %-20s  %s\n", "-", when, key);
+			printf("%12s  %-20s  %s%s%s\n", "-", when, key, is_array ? "  " : "", array);
 		else
 			printf("%12" PRIu64 "  %-20s  %s\n", size, when, key);
 	} else {
-		puts(key);
+		printf("%s%s%s\n", key, is_array ? "  " : "", array);
 	}
 	o->count++;
 }
@@ -372,6 +394,23 @@ static int ls_named(struct ls_out *o, tess_store *st, const char *arg,
 			ls_print(o, arg, 0, sb.size, sb.mtime_ns);
 		else if (rc != TESS_ENOTFOUND)
 			return cli_fail(rc, "ls '%s'", arg);
+	}
+	/* An array is listed as one entry, not descended into (its chunks are
+	 * listed with -r). */
+	if (!(flags & TESS_RECURSIVE)) {
+		size_t node_len = len;
+		while (node_len > 0 && arg[node_len - 1] == '/')
+			node_len--;
+		char *entry = NULL;
+		if (asprintf(&entry, "%.*s/", (int)node_len, arg) < 0)
+			return cli_fail_text("ls '%s': out of memory", arg);
+		struct cli_array_brief b;
+		int array = node_len > 0 && prefix_is_array(o, entry, &b);
+		if (array)
+			ls_print(o, entry, 1, 0, 0);
+		free(entry);
+		if (array)
+			return CLI_OK;
 	}
 	char *dir = NULL;
 	if (asprintf(&dir, "%s%s", arg, arg[len - 1] == '/' ? "" : "/") < 0)
@@ -412,6 +451,7 @@ static int run_ls(struct cli_ctx *ctx, int argc, char **argv)
 	tess_store *st;
 	if ((rc = cli_store(ctx, &st)))
 		return rc;
+	o.st = st;
 	const char *arg = optind < argc ? argv[optind] : "";
 	while (*arg == '/')
 		arg++;

@@ -40,6 +40,7 @@ struct cli_cmd {
 extern const struct cli_cmd cli_store_commands[];
 extern const struct cli_cmd cli_blob_commands[];
 extern const struct cli_cmd cli_attr_commands[];
+extern const struct cli_cmd cli_array_commands[];
 
 struct cli_ctx {
 	const char *store_url;      /* --store, else $TESS_STORE, else NULL */
@@ -179,5 +180,30 @@ void cli_progress_start(struct cli_progress *p);
 void cli_progress_cb(uint64_t done, uint64_t total, void *payload);
 /* End the line if one was drawn. */
 void cli_progress_end(struct cli_progress *p);
+
+/* ---- arrays (array_cmds.c), for ls --------------------------------------- */
+
+/* What `tess ls` shows of an array prefix. */
+struct cli_array_brief {
+	int ndim;
+	int sharded;
+	uint64_t shape[TESS_ARRAY_MAX_DIMS];
+	uint64_t chunks[TESS_ARRAY_MAX_DIMS]; /* inner chunks of a sharded array */
+	uint64_t shard[TESS_ARRAY_MAX_DIMS];
+	char dtype[40];                        /* "<f4" */
+};
+
+/*
+ * 1 and *out filled when NODE ("a/b": no trailing '/') is an array, by its
+ * .zarray or else its zarr.json (one get each); 0 when it is not, or its
+ * metadata cannot be read (ls goes on listing).
+ */
+int cli_array_peek(tess_store *st, const char *node, struct cli_array_brief *out);
+
+/* "[4096x4096 <f4]" into buf. */
+void cli_array_brief_text(char *buf, size_t cap, const struct cli_array_brief *b);
+
+/* {"shape": [...], "dtype": "<f4", "chunks": [...]} (and "shard" if sharded). */
+void cli_array_brief_json(FILE *out, const struct cli_array_brief *b);
 
 #endif

@@ -29,6 +29,7 @@ static const struct cli_cmd *const top_tables[] = {
 	cli_store_commands,
 	cli_blob_commands,
 	cli_attr_commands,
+	cli_array_commands,
 	help_commands,
 	NULL,
 };
@@ -36,7 +37,7 @@ static const struct cli_cmd *const top_tables[] = {
 static const struct cli_cmd top = {
 	.name = "tess",
 	.synopsis = "COMMAND [ARGS...]",
-	.summary = "Work with a Tessera store: blobs (byte objects at keys) and attributes.",
+	.summary = "Work with a Tessera store: blobs (byte objects at keys), arrays and attributes.",
 	.help =
 		"Global options:\n"
 		"  --store URL    the store to work on (default: $TESS_STORE)\n"

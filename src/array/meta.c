@@ -48,24 +48,6 @@ static int nomem(void)
 	return tess_err(TESS_ENOMEM, "out of memory handling array metadata");
 }
 
-/* Big unsigned integers (above INT64_MAX, which jansson cannot hold) are
- * carried through jansson as strings: a NUL, "u64:" and the digits (see
- * load_json); the writer turns them back into numbers (dump_untagged).  A
- * document's own string of exactly that form would be written back as a
- * number: that is the price, documented in docs/zarr.md. */
-static const char u64_tag[] = "\0u64:";
-#define U64_TAG_LEN 5
-
-static int u64_tagged(const json_t *v, uint64_t *out)
-{
-	if (!json_is_string(v) || json_string_length(v) <= U64_TAG_LEN ||
-	    memcmp(json_string_value(v), u64_tag, U64_TAG_LEN) != 0)
-		return 0;
-	char *end;
-	*out = strtoull(json_string_value(v) + U64_TAG_LEN, &end, 10);
-	return *end == '\0';
-}
-
 /* The text of a string without NUL characters, else NULL. */
 static const char *plain_str(const json_t *v)
 {
@@ -82,7 +64,7 @@ static const char *brief(const json_t *v, char *buf, size_t cap)
 		snprintf(buf, cap, "nothing");
 		return buf;
 	}
-	if (u64_tagged(v, &big)) {
+	if (tess_json_u64_value(v, &big)) {
 		snprintf(buf, cap, "%llu", (unsigned long long)big);
 		return buf;
 	}
@@ -117,79 +99,10 @@ static const char *dims_str(char *buf, size_t cap, const uint64_t *d, int n)
 
 /* ==== loading JSON ============================================================ */
 
-/* Copy the number token at text[i] to o (at *n), as a tagged string when
- * it is an integer above INT64_MAX and at most UINT64_MAX.  Returns the
- * index after the token. */
-static size_t copy_number(const char *text, size_t len, size_t i, char *o, size_t *n)
-{
-	size_t start = i;
-	int digits_only = text[i] != '-';
-	while (i < len && text[i] != '\0' && strchr("0123456789+-.eE", text[i])) {
-		digits_only &= text[i] >= '0' && text[i] <= '9';
-		i++;
-	}
-	size_t tok = i - start;
-	int big = 0;
-	if (digits_only && tok >= 19 && tok <= 20 && text[start] != '0') {
-		char num[24];
-		memcpy(num, text + start, tok);
-		num[tok] = '\0';
-		big = tok == 20 ? strcmp(num, "18446744073709551615") <= 0
-		                : strcmp(num, "9223372036854775807") > 0;
-	}
-	if (big) {
-		memcpy(o + *n, "\"\\u0000u64:", 11);
-		*n += 11;
-	}
-	memcpy(o + *n, text + start, tok);
-	*n += tok;
-	if (big)
-		o[(*n)++] = '"';
-	return i;
-}
-
-/* Rewrite integer literals above INT64_MAX (uint64 fill values that
- * zarr-python writes, like 18446744073709551615) as tagged strings, so that
- * jansson can load the document.  Strings are copied untouched. */
-static int tag_big_integers(const char *text, size_t len, char **out, size_t *out_len)
-{
-	char *o = malloc(len * 2 + 16); /* a 19-digit token grows to 31 bytes */
-	if (!o)
-		return nomem();
-	size_t n = 0;
-	int in_string = 0;
-	for (size_t i = 0; i < len;) {
-		char c = text[i];
-		if (!in_string && (c == '-' || (c >= '0' && c <= '9'))) {
-			i = copy_number(text, len, i, o, &n);
-			continue;
-		}
-		o[n++] = c;
-		i++;
-		if (in_string && c == '\\' && i < len)
-			o[n++] = text[i++];
-		else if (c == '"')
-			in_string = !in_string;
-	}
-	*out = o;
-	*out_len = n;
-	return 0;
-}
-
 static int load_json(const pctx *p, const char *text, size_t len, json_t **out)
 {
-	const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
 	json_error_t e;
-	*out = json_loadb(text, len, flags, &e);
-	if (!*out && json_error_code(&e) == json_error_numeric_overflow) {
-		char *tagged = NULL;
-		size_t tagged_len = 0;
-		int rc = tag_big_integers(text, len, &tagged, &tagged_len);
-		if (rc)
-			return rc;
-		*out = json_loadb(tagged, tagged_len, flags, &e);
-		free(tagged);
-	}
+	*out = tess_json_loadb(text, len, &e);
 	if (!*out)
 		return BAD(p, "not valid JSON: line %d column %d: %s", e.line, e.column, e.text);
 	return 0;
@@ -412,7 +325,7 @@ static int fill_float(const fill_ctx *f, const json_t *v, unsigned size, const c
 		*bits = float_bits(json_real_value(v), size);
 		return 0;
 	}
-	if (u64_tagged(v, &big)) {
+	if (tess_json_u64_value(v, &big)) {
 		*bits = float_bits((double)big, size);
 		return 0;
 	}
@@ -452,7 +365,7 @@ static int fill_int(const fill_ctx *f, const json_t *v, uint8_t *out)
 		json_int_t i = json_integer_value(v);
 		neg = i < 0;
 		mag = neg ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
-	} else if (u64_tagged(v, &big)) {
+	} else if (tess_json_u64_value(v, &big)) {
 		mag = big;
 	} else if (!f->v3 && json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
 	           fabs(json_real_value(v)) < 9.2e18) {
@@ -692,8 +605,7 @@ static json_t *bytes_json(const uint8_t *fill, size_t n)
 }
 
 /* The fill value's JSON.  A uint64 above INT64_MAX cannot be a jansson
- * integer: it is tagged like the ones load_json meets, and dump_untagged
- * writes its digits. */
+ * integer: tess_json_u64 tags it, and tess_json_dump writes its digits. */
 static int fill_to_json(const tess_meta *m, char endian, json_t **out)
 {
 	const tess_dtype *dt = &m->dtype;
@@ -716,15 +628,7 @@ static int fill_to_json(const tess_meta *m, char endian, json_t **out)
 	}
 	case TESS_DT_UINT: {
 		uint64_t u = load_uint(fill, size, endian);
-		if (u > INT64_MAX) {
-			char tag[32];
-			memcpy(tag, u64_tag, U64_TAG_LEN);
-			int nd = snprintf(tag + U64_TAG_LEN, sizeof tag - U64_TAG_LEN, "%llu",
-			                  (unsigned long long)u);
-			j = json_stringn(tag, U64_TAG_LEN + (size_t)nd);
-		} else {
-			j = json_integer((json_int_t)u);
-		}
+		j = tess_json_u64(u);
 		break;
 	}
 	case TESS_DT_FLOAT: j = float_json(load_uint(fill, size, endian), size, v3); break;
@@ -1065,55 +969,6 @@ static int parse_v2(const pctx *p, tess_meta *m, json_t *root)
 	return 0;
 }
 
-/* Where a tagged big integer starts in dumped JSON: the string token
- * "\u0000u64:DIGITS" (an unescaped quote, the tag, digits, a quote).
- * Returns the token length and the digits, or 0. */
-static size_t tagged_token(const uint8_t *p, size_t left, const uint8_t *start,
-                           const uint8_t **digits, size_t *ndigits)
-{
-	static const char open[] = "\"\\u0000u64:";
-	const size_t olen = sizeof open - 1;
-	if (left < olen + 2 || memcmp(p, open, olen) != 0)
-		return 0;
-	size_t backslashes = 0;
-	for (const uint8_t *b = p; b > start && b[-1] == '\\'; b--)
-		backslashes++;
-	if (backslashes % 2)
-		return 0; /* the quote is escaped: inside another string */
-	size_t n = 0;
-	while (olen + n < left && p[olen + n] >= '0' && p[olen + n] <= '9')
-		n++;
-	if (n < 19 || n > 20 || olen + n >= left || p[olen + n] != '"')
-		return 0;
-	*digits = p + olen;
-	*ndigits = n;
-	return olen + n + 1;
-}
-
-/* Dump `root`, writing tagged big integers (see load_json) back as bare
- * numbers. */
-static int dump_untagged(tess_buf *out, const json_t *root)
-{
-	tess_buf tmp = {0};
-	int rc = tess_json_dump(&tmp, root);
-	size_t from = 0;
-	for (size_t i = 0; !rc && i < tmp.len; i++) {
-		const uint8_t *digits;
-		size_t nd, tok = tagged_token(tmp.data + i, tmp.len - i, tmp.data, &digits, &nd);
-		if (!tok)
-			continue;
-		rc = tess_buf_append(out, tmp.data + from, i - from);
-		if (!rc)
-			rc = tess_buf_append(out, digits, nd);
-		from = i + tok;
-		i = from - 1;
-	}
-	if (!rc)
-		rc = tess_buf_append(out, tmp.data + from, tmp.len - from);
-	tess_buf_free(&tmp);
-	return rc;
-}
-
 /* Unknown members first, so that the members we write win over them. */
 static json_t *root_with_extra(const tess_meta *m)
 {
@@ -1158,7 +1013,7 @@ static int write_v2(tess_buf *out, const tess_meta *m)
 	json_decref(comp);
 	json_decref(fill);
 	json_decref(filters);
-	rc = err ? nomem() : dump_untagged(out, root);
+	rc = err ? nomem() : tess_json_dump(out, root);
 	json_decref(root);
 	return rc;
 }
@@ -1661,7 +1516,7 @@ static int write_v3(tess_buf *out, const tess_meta *m)
 		err |= put(root, "zarr_format", json_integer(3));
 	}
 	json_decref(fill);
-	rc = err ? nomem() : dump_untagged(out, root);
+	rc = err ? nomem() : tess_json_dump(out, root);
 	json_decref(root);
 	return rc;
 }

@@ -112,6 +112,104 @@ int tess_json_format_double(char *dst, double v)
 	return (int)(o - dst);
 }
 
+/* ---- integers above INT64_MAX ------------------------------------------------ */
+
+static const char u64_tag[] = "\0u64:";
+#define U64_TAG_LEN 5
+
+json_t *tess_json_u64(uint64_t v)
+{
+	if (v <= INT64_MAX)
+		return json_integer((json_int_t)v);
+	char tag[32];
+	memcpy(tag, u64_tag, U64_TAG_LEN);
+	int nd = snprintf(tag + U64_TAG_LEN, sizeof tag - U64_TAG_LEN, "%llu", (unsigned long long)v);
+	return json_stringn(tag, U64_TAG_LEN + (size_t)nd);
+}
+
+int tess_json_u64_value(const json_t *v, uint64_t *out)
+{
+	if (!json_is_string(v) || json_string_length(v) <= U64_TAG_LEN ||
+	    memcmp(json_string_value(v), u64_tag, U64_TAG_LEN) != 0)
+		return 0;
+	char *end;
+	*out = strtoull(json_string_value(v) + U64_TAG_LEN, &end, 10);
+	return *end == '\0';
+}
+
+/* Copy the number token at text[i] to o (at *n), as a tagged string when
+ * it is an integer above INT64_MAX and at most UINT64_MAX.  Returns the
+ * index after the token. */
+static size_t copy_number(const char *text, size_t len, size_t i, char *o, size_t *n)
+{
+	size_t start = i;
+	int digits_only = text[i] != '-';
+	while (i < len && text[i] != '\0' && strchr("0123456789+-.eE", text[i])) {
+		digits_only &= text[i] >= '0' && text[i] <= '9';
+		i++;
+	}
+	size_t tok = i - start;
+	int big = 0;
+	if (digits_only && tok >= 19 && tok <= 20 && text[start] != '0') {
+		char num[24];
+		memcpy(num, text + start, tok);
+		num[tok] = '\0';
+		big = tok == 20 ? strcmp(num, "18446744073709551615") <= 0
+		                : strcmp(num, "9223372036854775807") > 0;
+	}
+	if (big) {
+		memcpy(o + *n, "\"\\u0000u64:", 11);
+		*n += 11;
+	}
+	memcpy(o + *n, text + start, tok);
+	*n += tok;
+	if (big)
+		o[(*n)++] = '"';
+	return i;
+}
+
+/* Rewrite integer literals above INT64_MAX (uint64 fill values that
+ * zarr-python writes, like 18446744073709551615) as tagged strings, so that
+ * jansson can load the document.  Strings are copied untouched. */
+static int tag_big_integers(const char *text, size_t len, char **out, size_t *out_len)
+{
+	char *o = malloc(len * 2 + 16); /* a 19-digit token grows to 31 bytes */
+	if (!o)
+		return tess_err(TESS_ENOMEM, "out of memory parsing JSON");
+	size_t n = 0;
+	int in_string = 0;
+	for (size_t i = 0; i < len;) {
+		char c = text[i];
+		if (!in_string && (c == '-' || (c >= '0' && c <= '9'))) {
+			i = copy_number(text, len, i, o, &n);
+			continue;
+		}
+		o[n++] = c;
+		i++;
+		if (in_string && c == '\\' && i < len)
+			o[n++] = text[i++];
+		else if (c == '"')
+			in_string = !in_string;
+	}
+	*out = o;
+	*out_len = n;
+	return 0;
+}
+
+json_t *tess_json_loadb(const char *text, size_t len, json_error_t *err)
+{
+	const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+	json_t *v = json_loadb(text, len, flags, err);
+	if (!v && json_error_code(err) == json_error_numeric_overflow) {
+		char *tagged = NULL;
+		size_t tagged_len = 0;
+		if (tag_big_integers(text, len, &tagged, &tagged_len) == 0)
+			v = json_loadb(tagged, tagged_len, flags, err);
+		free(tagged);
+	}
+	return v;
+}
+
 static int put_str(tess_buf *out, const char *s) { return tess_buf_append(out, s, strlen(s)); }
 
 /* Python's ensure_ascii escaping: everything outside ' '..'~' is escaped. */
@@ -231,7 +329,14 @@ static int dump(tess_buf *out, const json_t *v, int depth)
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return dump_object(out, v, depth);
 	case JSON_ARRAY: return dump_array(out, v, depth);
-	case JSON_STRING: return put_string(out, json_string_value(v), json_string_length(v));
+	case JSON_STRING: {
+		uint64_t big;
+		if (tess_json_u64_value(v, &big)) {
+			snprintf(num, sizeof num, "%llu", (unsigned long long)big);
+			return put_str(out, num);
+		}
+		return put_string(out, json_string_value(v), json_string_length(v));
+	}
 	case JSON_INTEGER:
 		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
 		return put_str(out, num);
@@ -276,7 +381,7 @@ int tess_json_dumps(char **out, const json_t *v)
 int tess_json_parse(json_t **out, const char *text, size_t len, const char *what)
 {
 	json_error_t err;
-	*out = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+	*out = tess_json_loadb(text, len, &err);
 	if (!*out)
 		return tess_err(TESS_EINVAL, "%s: not valid JSON: line %d column %d: %s", what,
 		                err.line, err.column, err.text);
