@@ -297,7 +297,7 @@ int array_codecs_encode(const tess_pipeline *p, const uint8_t *in, size_t len, t
 			dst->len = 0;
 		size_t mark = dst->len;
 		rc = p->codecs[i]->ops->encode(p->codecs[i], in, len, dst);
-		in = dst->data + mark;
+		in = dst->data ? dst->data + mark : dst->data; /* no arithmetic on NULL */
 		len = dst->len - mark;
 	}
 	tess_buf_free(&tmp[0]);
@@ -335,9 +335,12 @@ int array_codecs_decode(const tess_pipeline *p, const uint8_t *in, size_t len, t
 		size_t mark = dst->len;
 		const tess_codec *c = p->codecs[i];
 		rc = c->ops->decode(c, in, len, dst, last ? max_out : stage_bound(max_out, len));
-		if (rc && rc != TESS_ENOMEM)
-			rc = TESS_ECORRUPT; /* whatever the codec says, the data is bad */
-		in = dst->data + mark;
+		if (rc) {
+			if (rc != TESS_ENOMEM)
+				rc = TESS_ECORRUPT; /* whatever the codec says, the data is bad */
+			break;
+		}
+		in = dst->data ? dst->data + mark : dst->data; /* no arithmetic on NULL */
 		len = dst->len - mark;
 	}
 	tess_buf_free(&tmp[0]);
