@@ -81,6 +81,84 @@ void array_fill_elems(uint8_t *dst, uint64_t n, const uint8_t *fill, size_t item
 	}
 }
 
+/* ---- copies into large destinations ------------------------------------------------ */
+
+/*
+ * A whole-array read copies every decoded chunk into a caller's buffer far
+ * larger than the caches; plain stores first read each destination line
+ * (read for ownership) only to overwrite it.  Streaming stores skip that:
+ * a 4096^2 float32 read in 512^2 chunks spent a third of its time in this
+ * copy.  Only for destinations of STREAM_MIN_BYTES and more (which will
+ * not be in cache afterwards anyway) and long runs.
+ */
+#define STREAM_MIN_BYTES ((uint64_t)32 << 20)
+#define STREAM_MIN_RUN 1024
+
+static void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	memcpy(dst, src, n);
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static int stream_worthy(uint64_t dst_bytes, size_t run_bytes)
+{
+	return dst_bytes >= STREAM_MIN_BYTES && run_bytes >= STREAM_MIN_RUN;
+}
+
+static void stream_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+	if (head > n)
+		head = n;
+	memcpy(dst, src, head);
+	size_t i = head;
+	for (; i + 64 <= n; i += 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
+		__m128i e = _mm_loadu_si128((const __m128i *)(src + i + 48));
+		_mm_stream_si128((__m128i *)(dst + i), a);
+		_mm_stream_si128((__m128i *)(dst + i + 16), b);
+		_mm_stream_si128((__m128i *)(dst + i + 32), c);
+		_mm_stream_si128((__m128i *)(dst + i + 48), e);
+	}
+	memcpy(dst + i, src + i, n - i);
+}
+
+/* Streaming stores are weakly ordered: fence before another thread (the
+ * caller, after tess_pool_run) may read what they wrote. */
+static void stream_done(int streamed)
+{
+	if (streamed)
+		_mm_sfence();
+}
+#else
+static int stream_worthy(uint64_t dst_bytes, size_t run_bytes)
+{
+	(void)dst_bytes, (void)run_bytes;
+	return 0;
+}
+
+static void stream_run(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	memcpy(dst, src, n);
+}
+
+static void stream_done(int streamed)
+{
+	(void)streamed;
+}
+#endif
+
+static void stream_runs(uint8_t *dst, size_t dstep, const uint8_t *src, size_t sstep,
+                        uint64_t rows, size_t n)
+{
+	for (; rows; rows--, dst += dstep, src += sstep)
+		stream_run(dst, src, n);
+}
+
 /* The first axis k such that the axes after k are covered whole by `len` in
  * both shapes: those axes and k make one contiguous run. */
 static int run_axis(const uint64_t *len, const uint64_t *a, const uint64_t *b, int ndim,
@@ -95,6 +173,38 @@ static int run_axis(const uint64_t *len, const uint64_t *a, const uint64_t *b, i
 	return k;
 }
 
+/*
+ * `rows` runs of `n` bytes, `dstep` and `sstep` bytes apart.  The common
+ * short runs get a copy of constant size that the compiler inlines: a
+ * 32^3 uint16 inner chunk is 1024 runs of 64 bytes, and a memcpy call per
+ * run cost three times the chunk's decoding.
+ */
+static void copy_runs(uint8_t *dst, size_t dstep, const uint8_t *src, size_t sstep,
+                      uint64_t rows, size_t n)
+{
+	switch (n) {
+	case 16:
+		for (; rows; rows--, dst += dstep, src += sstep)
+			memcpy(dst, src, 16);
+		return;
+	case 32:
+		for (; rows; rows--, dst += dstep, src += sstep)
+			memcpy(dst, src, 32);
+		return;
+	case 64:
+		for (; rows; rows--, dst += dstep, src += sstep)
+			memcpy(dst, src, 64);
+		return;
+	case 128:
+		for (; rows; rows--, dst += dstep, src += sstep)
+			memcpy(dst, src, 128);
+		return;
+	default:
+		for (; rows; rows--, dst += dstep, src += sstep)
+			copy_run(dst, src, n);
+	}
+}
+
 void array_box_copy(uint8_t *dst, const uint64_t *dshape, const uint64_t *dstart, const uint8_t *src,
               const uint64_t *sshape, const uint64_t *sstart, const uint64_t *len, int ndim,
               size_t itemsize)
@@ -106,18 +216,31 @@ void array_box_copy(uint8_t *dst, const uint64_t *dshape, const uint64_t *dstart
 	uint64_t dstr[MAXD], sstr[MAXD], ctr[MAXD] = {0}, run;
 	c_strides(dshape, ndim, dstr);
 	c_strides(sshape, ndim, sstr);
-	uint64_t doff = 0, soff = 0;
+	uint64_t doff = 0, soff = 0, dtotal = itemsize;
 	for (int d = 0; d < ndim; d++) {
 		if (len[d] == 0)
 			return;
 		doff += dstart[d] * dstr[d];
 		soff += sstart[d] * sstr[d];
+		dtotal *= dshape[d];
 	}
 	int k = run_axis(len, dshape, sshape, ndim, &run);
 	size_t run_bytes = (size_t)run * itemsize;
+	/* the axis above the run goes in copy_runs' tight loop, the odometer
+	 * walks the axes above that */
+	int outer = k - 1;
+	uint64_t rows = outer >= 0 ? len[outer] : 1;
+	size_t dstep = outer >= 0 ? (size_t)dstr[outer] * itemsize : 0;
+	size_t sstep = outer >= 0 ? (size_t)sstr[outer] * itemsize : 0;
+	int stream = stream_worthy(dtotal, run_bytes);
 	for (;;) {
-		memcpy(dst + doff * itemsize, src + soff * itemsize, run_bytes);
-		int d = k - 1;
+		if (stream)
+			stream_runs(dst + doff * itemsize, dstep, src + soff * itemsize, sstep, rows,
+			            run_bytes);
+		else
+			copy_runs(dst + doff * itemsize, dstep, src + soff * itemsize, sstep, rows,
+			          run_bytes);
+		int d = outer - 1;
 		for (; d >= 0; d--) {
 			if (++ctr[d] < len[d]) {
 				doff += dstr[d];
@@ -129,8 +252,9 @@ void array_box_copy(uint8_t *dst, const uint64_t *dshape, const uint64_t *dstart
 			ctr[d] = 0;
 		}
 		if (d < 0)
-			return;
+			break;
 	}
+	stream_done(stream);
 }
 
 void array_box_fill(uint8_t *dst, const uint64_t *dshape, const uint64_t *dstart, const uint64_t *len,

@@ -85,8 +85,11 @@ static int parse_dtype(delta_type *t, const char *s, const char *key)
 	t->kind = kind;
 	t->size = (int)size;
 	t->big = size > 1 && big;
-	snprintf(t->str, sizeof t->str, "%c%c%d", size == 1 ? '|' : t->big ? '>' : '<', kind,
-	         (int)size);
+	/* size is 1, 2, 4 or 8 here: one digit */
+	t->str[0] = size == 1 ? '|' : t->big ? '>' : '<';
+	t->str[1] = kind;
+	t->str[2] = (char)('0' + size);
+	t->str[3] = '\0';
 	return 0;
 }
 
