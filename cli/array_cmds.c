@@ -1522,19 +1522,8 @@ static int info_show(tess_store *st, const char *path, int json)
 
 static int run_info(struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_COMMON_OPTIONS,
-		{ "json", no_argument, NULL, CLI_OPT_JSON },
-		{ 0 },
-	};
-	int c, rc, json = 0;
-	while ((c = cli_getopt(argc, argv, "", opts, 0)) != -1) {
-		if (c == CLI_OPT_JSON)
-			json = 1;
-		else if ((rc = cli_common_option(ctx, c, argv)) >= 0)
-			return rc;
-	}
-	if ((rc = cli_check_args(ctx, argc, argv, 1, 1)) >= 0)
+	int rc, json;
+	if ((rc = cli_parse_json_only(ctx, argc, argv, &json, 1, 1)) >= 0)
 		return rc;
 	const char *path = argv[optind];
 	tess_store *st;

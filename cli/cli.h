@@ -110,6 +110,14 @@ int cli_getopt(int argc, char **argv, const char *shortopts,
 int cli_common_option(struct cli_ctx *ctx, int opt, char **argv);
 
 /*
+ * Parse the options of a command that has only the common ones and --json,
+ * then check it has min..max positional arguments.  Returns -1 when the
+ * command should go on (*json set), else the exit status.
+ */
+int cli_parse_json_only(struct cli_ctx *ctx, int argc, char **argv, int *json,
+                        int min_args, int max_args);
+
+/*
  * Check the number of positional arguments (argc - optind) is within
  * [min, max]; max < 0 means no limit.  Returns -1 if so, else a usage error.
  */

@@ -463,3 +463,22 @@ void cli_progress_end(struct cli_progress *p)
 	fputc('\n', stderr);
 	p->shown = 0;
 }
+
+int cli_parse_json_only(struct cli_ctx *ctx, int argc, char **argv, int *json,
+                        int min_args, int max_args)
+{
+	static const struct option opts[] = {
+		CLI_COMMON_OPTIONS,
+		{ "json", no_argument, NULL, CLI_OPT_JSON },
+		{ 0 },
+	};
+	int c, rc;
+	*json = 0;
+	while ((c = cli_getopt(argc, argv, "", opts, 0)) != -1) {
+		if (c == CLI_OPT_JSON)
+			*json = 1;
+		else if ((rc = cli_common_option(ctx, c, argv)) >= 0)
+			return rc;
+	}
+	return cli_check_args(ctx, argc, argv, min_args, max_args);
+}
