@@ -35,6 +35,8 @@
  * (1 MB = 1e6 bytes); window latency is the mean per window.  Every ratio is > 1 when Tessera is faster: tessera /
  * peer for throughput, peer / tessera for latency.  See docs/performance.md.
  */
+#define BENCH_NAME "bench_array"
+#include "bench_common.h"
 #include "tessera.h"
 
 #include "array/array_internal.h"
@@ -114,7 +116,6 @@ typedef struct case_row {
 	double load_tess, load_zarr; /* CPUs' worth; -1: not measured */
 } case_row;
 
-static char g_work[PATH_MAX / 2];
 static pid_t g_child;
 static row g_rows[MAX_ROWS];
 static size_t g_nrows;
@@ -126,37 +127,12 @@ static json_t *g_versions;
 
 /* ---- failure and cleanup -------------------------------------------------------- */
 
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("bench_array: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1); /* cleanup runs at exit */
-}
-
-static void check_tess(int rc, const char *what, const char *name)
-{
-	if (rc)
-		fail("%s '%s': %s: %s", what, name, tess_strerror(rc), tess_errmsg());
-}
-
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
 	if (!p)
 		fail("out of memory for %zu bytes", n);
 	return p;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb, (void)type, (void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "bench_array: cannot remove %s: %s\n", path, strerror(errno));
-	return 0;
 }
 
 /* The peers first (they may be writing into the work dir), then the dir. */
@@ -186,20 +162,7 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
-static void path_in_work(char *out, size_t cap, const char *name)
-{
-	if ((size_t)snprintf(out, cap, "%s/%s", g_work, name) >= cap)
-		fail("path too long under %s", g_work);
-}
-
 /* ---- numbers -------------------------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint64_t xorshift(uint64_t *s)
 {
@@ -208,12 +171,6 @@ static uint64_t xorshift(uint64_t *s)
 	x ^= x >> 7;
 	x ^= x << 17;
 	return *s = x;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
 }
 
 static double median(const double *v, size_t n)
@@ -233,8 +190,6 @@ static double mean(const double *v, size_t n)
 		t += v[i];
 	return n ? t / (double)n : 0;
 }
-
-static double mb_per_s(uint64_t bytes, double secs) { return (double)bytes / 1e6 / secs; }
 
 /* ---- the machine's other load -------------------------------------------------------------- */
 
@@ -314,20 +269,6 @@ static uint64_t tree_bytes(const char *path)
 	if (nftw(path, add_size, 32, FTW_PHYS) != 0)
 		fail("walk %s: %s", path, strerror(errno));
 	return g_tree_bytes;
-}
-
-static void write_all(int fd, const void *data, size_t len, const char *path)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fail("write %s: %s", path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
 }
 
 static void write_npy(const char *path, const char *descr, int ndim, const uint64_t *shape,

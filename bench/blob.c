@@ -24,6 +24,8 @@
  * slows both.  Ratio = Tessera / raw: higher is better.  See --help and
  * docs/performance.md.
  */
+#define BENCH_NAME "bench_blob"
+#include "bench_common.h"
 #include "tessera.h"
 
 #include <errno.h>
@@ -81,37 +83,10 @@ typedef struct small_set {
 	uint8_t *data; /* object i at data + i * size */
 } small_set;
 
-/* Short enough that every path built under it fits in PATH_MAX. */
-static char g_work[PATH_MAX / 2];
 static result g_results[MAX_RESULTS];
 static size_t g_nresults;
 
 /* ---- failure and cleanup -------------------------------------------------- */
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fputs("bench_blob: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(1); /* remove_work_dir runs at exit */
-}
-
-static void check_tess(int rc, const char *what, const char *key)
-{
-	if (rc)
-		fail("%s '%s': %s: %s", what, key, tess_strerror(rc), tess_errmsg());
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb, (void)type, (void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "bench_blob: cannot remove %s: %s\n", path, strerror(errno));
-	return 0;
-}
 
 static void remove_tree(const char *path)
 {
@@ -136,20 +111,7 @@ static void on_signal(int sig)
 	_exit(128 + sig);
 }
 
-static void path_in_work(char *out, size_t cap, const char *name)
-{
-	if ((size_t)snprintf(out, cap, "%s/%s", g_work, name) >= cap)
-		fail("path too long under %s", g_work);
-}
-
 /* ---- small helpers ----------------------------------------------------------- */
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Random-looking bytes, fast: xorshift64. */
 static void fill_random(void *buf, size_t len, uint64_t *state)
@@ -166,20 +128,6 @@ static void fill_random(void *buf, size_t len, uint64_t *state)
 		len -= n;
 	}
 	*state = x;
-}
-
-static void write_all(int fd, const void *data, size_t len, const char *path)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fail("write %s: %s", path, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
 }
 
 /* Reads until `len` bytes or the end; returns the count. */
@@ -266,14 +214,6 @@ static void drop_page_cache(backend *bes, size_t nbes)
 }
 
 /* ---- results ------------------------------------------------------------------------ */
-
-static double mb_per_s(uint64_t bytes, double secs) { return (double)bytes / 1e6 / secs; }
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static double median(const double *v, int n)
 {
