@@ -11,6 +11,9 @@ PACKAGES=(
   libblosc-dev libzstd-dev liblz4-dev zlib1g-dev
   clang libclang-rt-14-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-lmdb
+  libcurl4-openssl-dev libssl-dev
+  # the S3 tests: a throwaway Ceph RGW (scripts/rgw.sh) and boto3 as the peer
+  radosgw ceph-mon ceph-osd curl python3-boto3
 )
 
 # `deps.sh bench`: also the peers the benchmarks compare against.

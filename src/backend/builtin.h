@@ -7,5 +7,6 @@
 extern const tess_backend_ops tess_backend_file_ops;
 extern const tess_backend_ops tess_backend_mem_ops;
 extern const tess_backend_ops tess_backend_lmdb_ops;
+extern const tess_backend_ops tess_backend_s3_ops;
 
 #endif

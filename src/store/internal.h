@@ -24,6 +24,8 @@ int tess_obj_put(tess_store *st, const char *key, const void *data, size_t len,
                  unsigned flags);
 int tess_obj_get_many(tess_store *st, tess_get_req *reqs, size_t n);
 int tess_obj_put_many(tess_store *st, tess_put_req *reqs, size_t n);
+/** Delete keys; missing ones count as deleted (see del_many). */
+int tess_obj_del_many(tess_store *st, tess_del_req *reqs, size_t n);
 
 /**
  * Read a byte range into a caller's buffer without an intermediate copy.

@@ -16,9 +16,9 @@ static int register_locked(const tess_backend_ops *ops)
 {
 	if (!ops || !ops->scheme || !ops->open)
 		return tess_err(TESS_EINVAL, "backend registration: missing scheme or open");
-	if (ops->abi != TESS_BACKEND_ABI)
-		return tess_err(TESS_EVERSION, "backend '%s': ABI %d, this library speaks %d",
-		                ops->scheme, ops->abi, TESS_BACKEND_ABI);
+	if (ops->abi < TESS_BACKEND_ABI_MIN || ops->abi > TESS_BACKEND_ABI)
+		return tess_err(TESS_EVERSION, "backend '%s': ABI %d, this library speaks %d to %d",
+		                ops->scheme, ops->abi, TESS_BACKEND_ABI_MIN, TESS_BACKEND_ABI);
 	for (size_t i = 0; i < registry_len; i++)
 		if (strcmp(registry[i]->scheme, ops->scheme) == 0)
 			return tess_err(TESS_EEXISTS, "backend '%s' is already registered", ops->scheme);
@@ -33,6 +33,7 @@ static void register_builtins(void)
 	register_locked(&tess_backend_file_ops);
 	register_locked(&tess_backend_mem_ops);
 	register_locked(&tess_backend_lmdb_ops);
+	register_locked(&tess_backend_s3_ops);
 }
 
 int tess_backend_register(const tess_backend_ops *ops)

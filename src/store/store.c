@@ -264,3 +264,19 @@ int tess_obj_put_many(tess_store *st, tess_put_req *reqs, size_t n)
 		                              reqs[i].flags);
 	return 0;
 }
+
+int tess_obj_del_many(tess_store *st, tess_del_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].status = tess_key_check(reqs[i].key);
+		if (reqs[i].status)
+			return reqs[i].status;
+	}
+	if (st->ops->abi >= 2 && st->ops->del_many)
+		return st->ops->del_many(st->be, reqs, n);
+	for (size_t i = 0; i < n; i++) {
+		int rc = st->ops->del(st->be, reqs[i].key);
+		reqs[i].status = rc == TESS_ENOTFOUND ? 0 : rc;
+	}
+	return 0;
+}

@@ -30,7 +30,9 @@ extern "C" {
 #endif
 
 /** Version of the vtable layout; bumped when a member is added. */
-#define TESS_BACKEND_ABI 1
+#define TESS_BACKEND_ABI 2
+/** Oldest layout still accepted: ABI 1 had no del_many. */
+#define TESS_BACKEND_ABI_MIN 1
 
 /** Longest key in bytes; longest single segment (a file name). */
 #define TESS_KEY_MAX 1024
@@ -124,6 +126,13 @@ typedef struct tess_put_req {
 	unsigned flags;   /**< in: TESS_PUT_IF_ABSENT */
 	int status;       /**< out: 0, TESS_EEXISTS, ... per request */
 } tess_put_req;
+
+/** One request of a batched delete. */
+typedef struct tess_del_req {
+	const char *key;  /**< in */
+	int status;       /**< out: 0 once the key is gone (also when it was
+	                       never there), else a TESS_E* code */
+} tess_del_req;
 
 typedef struct tess_backend tess_backend;
 typedef struct tess_writer tess_writer;
@@ -224,12 +233,23 @@ struct tess_backend_ops {
 	 * Returns 0 unless the batch as a whole failed.
 	 */
 	int (*put_many)(tess_backend *be, tess_put_req *reqs, size_t n);
+
+	/* ---- ABI 2 ---- */
+
+	/**
+	 * Optional (NULL, or abi < 2: the store calls del in a loop).  Delete
+	 * every key; a key that is already missing is not an error here (a batch
+	 * delete is idempotent, as S3's DeleteObjects is).  Results go to
+	 * req->status.  Returns 0 unless the batch as a whole failed.
+	 */
+	int (*del_many)(tess_backend *be, tess_del_req *reqs, size_t n);
 };
 
 /**
  * Register a backend for its scheme.  The ops struct must outlive the
  * process.  TESS_EEXISTS if the scheme is taken, TESS_EVERSION if abi is not
- * TESS_BACKEND_ABI.  Built-in backends (file, mem, lmdb) are registered
+ * between TESS_BACKEND_ABI_MIN and TESS_BACKEND_ABI (members added by later
+ * ABIs are never read from an older backend's struct).  Built-in backends (file, mem, lmdb, s3) are registered
  * before the first store is opened.
  */
 int tess_backend_register(const tess_backend_ops *ops);
