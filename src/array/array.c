@@ -483,6 +483,7 @@ static int drop_outside(tess_store *st, const char *path, const tess_meta *m,
 		return rc;
 	const tess_list_entry *e;
 	uint64_t idx[MAXD];
+	tess_del_batch b = {0};
 	while ((rc = tess_list_next(&e, it)) == 0) {
 		if (e->is_prefix || !parse_chunk_key(m, e->key + plen, idx))
 			continue;
@@ -491,14 +492,15 @@ static int drop_outside(tess_store *st, const char *path, const tess_meta *m,
 			outside |= idx[d] >= (shape[d] + m->chunks[d] - 1) / m->chunks[d];
 		if (!outside)
 			continue;
-		int drc = st->ops->del(st->be, e->key);
-		if (drc && drc != TESS_ENOTFOUND) {
-			rc = drc;
+		rc = tess_del_batch_add(&b, st, e->key);
+		if (rc)
 			break;
-		}
 	}
 	tess_list_close(it);
-	return rc == TESS_ITEROVER ? 0 : rc;
+	if (rc == TESS_ITEROVER)
+		rc = tess_del_batch_flush(&b, st);
+	tess_del_batch_free(&b);
+	return rc;
 }
 
 static int resize_locked(tess_array *a, const uint64_t *shape, tess_meta *cur, tess_buf *text)
@@ -578,19 +580,21 @@ static int delete_locked(tess_store *st, const char *path)
 	if (rc)
 		return rc;
 	const tess_list_entry *e;
+	tess_del_batch b = {0};
 	while ((rc = tess_list_next(&e, it)) == 0) {
 		const char *rel = e->key + plen;
 		if (e->is_prefix || !strcmp(rel, ".zarray") || !strcmp(rel, "zarr.json") ||
 		    !strcmp(rel, ".zattrs"))
 			continue;
-		int drc = st->ops->del(st->be, e->key);
-		if (drc && drc != TESS_ENOTFOUND) {
-			rc = drc;
+		rc = tess_del_batch_add(&b, st, e->key);
+		if (rc)
 			break;
-		}
 	}
 	tess_list_close(it);
-	if (rc != TESS_ITEROVER)
+	if (rc == TESS_ITEROVER)
+		rc = tess_del_batch_flush(&b, st);
+	tess_del_batch_free(&b);
+	if (rc)
 		return rc;
 	static const char *const names[] = { ".zattrs", ".zarray", "zarr.json" };
 	for (size_t i = 0; i < 3; i++) {

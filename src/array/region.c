@@ -96,10 +96,31 @@ static int del_task(size_t i, void *arg)
 	return rc && rc != TESS_ENOTFOUND ? array_chunk_err(j->a, j->keys[i], rc) : 0;
 }
 
+/* Backends with a batched delete (S3's DeleteObjects) get one call;
+ * the others get the deletes in parallel on the pool. */
+static int batch_del_many(tess_array *a, const char **keys, size_t n)
+{
+	tess_del_req *reqs = malloc(n * sizeof *reqs);
+	if (!reqs)
+		return tess_err(TESS_ENOMEM, "array '%s': out of memory", a->path);
+	for (size_t i = 0; i < n; i++)
+		reqs[i] = (tess_del_req){keys[i], 0};
+	int rc = tess_obj_del_many(a->st, reqs, n);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (reqs[i].status)
+			rc = array_chunk_err(a, keys[i], reqs[i].status);
+	free(reqs);
+	return rc;
+}
+
 int array_batch_del(tess_array *a, const char **keys, size_t n)
 {
+	if (n == 0)
+		return 0;
+	if (a->st->ops->abi >= 2 && a->st->ops->del_many)
+		return batch_del_many(a, keys, n);
 	del_job j = { a, keys };
-	return n ? tess_pool_run(a->pool, n, del_task, &j) : 0;
+	return tess_pool_run(a->pool, n, del_task, &j);
 }
 
 int array_chunk_err(const tess_array *a, const char *key, int rc)

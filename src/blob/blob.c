@@ -416,16 +416,21 @@ int tess_blob_delete(size_t *out_count, tess_store *st, const char *key, unsigne
 	if (rc)
 		return rc;
 	const tess_list_entry *e;
+	tess_del_batch b = {0};
 	while ((rc = tess_list_next(&e, it)) == 0) {
 		if (whole_store && keep_on_wipe(e->key))
 			continue;
-		int drc = st->ops->del(st->be, e->key);
-		if (drc && drc != TESS_ENOTFOUND) {
-			rc = drc;
+		rc = tess_del_batch_add(&b, st, e->key);
+		if (rc)
 			break;
-		}
-		count += drc == 0;
 	}
+	if (rc == TESS_ITEROVER) {
+		int frc = tess_del_batch_flush(&b, st);
+		if (frc)
+			rc = frc;
+	}
+	count += b.deleted;
+	tess_del_batch_free(&b);
 	tess_list_close(it);
 	if (rc != TESS_ITEROVER)
 		return rc;

@@ -28,6 +28,23 @@ int tess_obj_put_many(tess_store *st, tess_put_req *reqs, size_t n);
 int tess_obj_del_many(tess_store *st, tess_del_req *reqs, size_t n);
 
 /**
+ * Deletes gathered while walking a listing and sent TESS_DEL_BATCH at a
+ * time (one DeleteObjects request each on S3).  Zero-initialize; add keys
+ * (copied); flush at the end; free always.  `deleted` counts the keys gone.
+ * A failure names the key.
+ */
+#define TESS_DEL_BATCH 1000
+typedef struct tess_del_batch {
+	tess_del_req reqs[TESS_DEL_BATCH];
+	char *keys[TESS_DEL_BATCH];
+	size_t n;
+	size_t deleted;
+} tess_del_batch;
+int tess_del_batch_add(tess_del_batch *b, tess_store *st, const char *key);
+int tess_del_batch_flush(tess_del_batch *b, tess_store *st);
+void tess_del_batch_free(tess_del_batch *b);
+
+/**
  * Read a byte range into a caller's buffer without an intermediate copy.
  * *out_len is what was read (short only at the end of the object).
  */

@@ -280,3 +280,40 @@ int tess_obj_del_many(tess_store *st, tess_del_req *reqs, size_t n)
 	}
 	return 0;
 }
+
+int tess_del_batch_flush(tess_del_batch *b, tess_store *st)
+{
+	int rc = b->n ? tess_obj_del_many(st, b->reqs, b->n) : 0;
+	for (size_t i = 0; i < b->n && !rc; i++) {
+		if (b->reqs[i].status)
+			rc = tess_err_prefix(b->reqs[i].status, "delete '%s': ", b->keys[i]);
+		else
+			b->deleted++;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		free(b->keys[i]);
+	b->n = 0;
+	return rc;
+}
+
+int tess_del_batch_add(tess_del_batch *b, tess_store *st, const char *key)
+{
+	if (b->n == TESS_DEL_BATCH) {
+		int rc = tess_del_batch_flush(b, st);
+		if (rc)
+			return rc;
+	}
+	b->keys[b->n] = strdup(key);
+	if (!b->keys[b->n])
+		return tess_err(TESS_ENOMEM, "delete '%s': out of memory", key);
+	b->reqs[b->n] = (tess_del_req){b->keys[b->n], 0};
+	b->n++;
+	return 0;
+}
+
+void tess_del_batch_free(tess_del_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->keys[i]);
+	b->n = 0;
+}
