@@ -454,6 +454,26 @@ static const char *status_text(long status)
 	}
 }
 
+/* What common S3 error codes mean, for servers (Ceph) that send no Message. */
+static const char *code_text(const char *code)
+{
+	static const char *const known[][2] = {
+		{"SignatureDoesNotMatch", "the signature does not match: check the secret key"},
+		{"InvalidAccessKeyId", "the server does not know this access key"},
+		{"AccessDenied", "access denied"},
+		{"NoSuchBucket", "the bucket does not exist"},
+		{"NoSuchKey", "no such key"},
+		{"RequestTimeTooSkewed", "this machine's clock is too far from the server's"},
+		{"SlowDown", "the server asks to slow down"},
+		{"PreconditionFailed", "the object already exists"},
+		{"InvalidRange", "the range starts past the end"},
+	};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(code, known[i][0]) == 0)
+			return known[i][1];
+	return "";
+}
+
 /* Decide what a finished attempt means; returns 1 if it should be retried. */
 static int conclude(s3_backend *be, s3_req *req, CURLcode cc)
 {
@@ -479,10 +499,10 @@ static int conclude(s3_backend *be, s3_req *req, CURLcode cc)
 	}
 	s3_xml_error((const char *)req->body_in.data, req->body_in.len, &req->err);
 	req->rc = status_code(req->status, req->err.code);
+	const char *text = req->err.message[0] ? req->err.message : code_text(req->err.code);
 	if (req->err.code[0])
 		snprintf(req->msg, sizeof req->msg, "s3 %s %s: HTTP %ld %s%s%s", req->method,
-		         name, req->status, req->err.code, req->err.message[0] ? ": " : "",
-		         req->err.message);
+		         name, req->status, req->err.code, text[0] ? ": " : "", text);
 	else
 		snprintf(req->msg, sizeof req->msg, "s3 %s %s: HTTP %ld (%s)", req->method,
 		         name, req->status, status_text(req->status));
