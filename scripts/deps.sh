@@ -2,7 +2,7 @@
 # Install the Debian packages that Tessera's build, tests and benchmarks need.
 # Idempotent: installs only what is missing; uses sudo when not root.
 #   scripts/deps.sh          build and test dependencies
-#   scripts/deps.sh bench    ... plus the benchmarks' peers (h5py, GDAL)
+#   scripts/deps.sh bench    ... plus the benchmarks' peers (h5py)
 set -euo pipefail
 
 PACKAGES=(
@@ -14,11 +14,13 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev
   # the S3 tests: a throwaway Ceph RGW (scripts/rgw.sh) and boto3 as the peer
   radosgw ceph-mon ceph-osd curl python3-boto3
+  # rasters: the GDAL adapter (optional at build time; its tests need it)
+  libgdal-dev gdal-bin python3-gdal
 )
 
 # `deps.sh bench`: also the peers the benchmarks compare against.
 if [[ ${1:-} == bench ]]; then
-  PACKAGES+=(python3-h5py python3-gdal gdal-bin)
+  PACKAGES+=(python3-h5py)
 fi
 
 missing=()

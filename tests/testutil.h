@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A fresh temp directory (malloc'd path). */
@@ -22,7 +23,8 @@ static inline char *tu_tempdir(void)
 }
 
 /* A store URL of the given scheme at a fresh location; *dir gets the temp dir
- * to remove afterwards (NULL for mem). */
+ * to remove afterwards (NULL for mem and s3).  s3 URLs name a fresh bucket
+ * on the server of AWS_ENDPOINT_URL (the tests' RGW). */
 static inline char *tu_store_url(const char *scheme, char **dir)
 {
 	static int counter;
@@ -30,6 +32,11 @@ static inline char *tu_store_url(const char *scheme, char **dir)
 	*dir = NULL;
 	if (strcmp(scheme, "mem") == 0) {
 		snprintf(url, sizeof url, "mem://test-%d-%d", (int)getpid(), ++counter);
+	} else if (strcmp(scheme, "s3") == 0) {
+		/* pids wrap quickly on small systems: the time keeps a later
+		 * process of the same test run off an earlier one's bucket */
+		snprintf(url, sizeof url, "s3://tess-test-%d-%lx-%d", (int)getpid(),
+		         (unsigned long)time(NULL) & 0xffffff, ++counter);
 	} else {
 		*dir = tu_tempdir();
 		if (strcmp(scheme, "lmdb") == 0)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the tess CLI on one backend.
 #
-#   cli_test.sh TESS BACKEND [PYTHON]      BACKEND: file | lmdb
+#   cli_test.sh TESS BACKEND [PYTHON]      BACKEND: file | lmdb | s3
+#
+# s3 works on a fresh bucket of the server that AWS_ENDPOINT_URL and the
+# AWS_* credentials name (the test RGW of the ctest fixture `s3`).
 #
 # mem:// is left out on purpose: a mem store lives only as long as the process
 # that made it, and each tess command is its own process, so `tess init` and
@@ -26,6 +29,12 @@ lmdb)
 	URL=lmdb://$tmp/store.lmdb
 	OTHER=$tmp/other
 	MISSING=lmdb://$tmp/missing.lmdb
+	;;
+s3)
+	# bucket names: lowercase, at most 63 characters; pids wrap, so $RANDOM
+	URL=s3://tess-cli-$$-$RANDOM
+	OTHER=$tmp/other
+	MISSING=s3://tess-cli-missing-$$-$RANDOM # a bucket nobody created
 	;;
 *)
 	echo "unknown backend '$BACKEND'" >&2
