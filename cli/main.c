@@ -24,12 +24,18 @@ static const struct cli_cmd help_commands[] = {
 	{ 0 },
 };
 
+/* Pyramids (pyramid_cmds.c) and rasters through GDAL (raster_cmds.c). */
+extern const struct cli_cmd cli_pyramid_commands[];
+extern const struct cli_cmd cli_raster_commands[];
+
 /* The order here is the order of `tess --help`. */
 static const struct cli_cmd *const top_tables[] = {
 	cli_store_commands,
 	cli_blob_commands,
 	cli_attr_commands,
 	cli_array_commands,
+	cli_pyramid_commands,
+	cli_raster_commands,
 	help_commands,
 	NULL,
 };

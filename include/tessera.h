@@ -12,5 +12,6 @@
 #include "tessera/blob.h"
 #include "tessera/attr.h"
 #include "tessera/array.h"
+#include "tessera/pyramid.h"
 
 #endif

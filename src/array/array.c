@@ -29,6 +29,7 @@
 
 #include "tessera/blob.h"
 #include "store/node.h"
+#include "pyramid/hook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,8 @@ static int handle_make(tess_array **out, tess_store *st, const char *path, tess_
 	a->meta = *m;
 	memset(m, 0, sizeof *m);
 	a->pool = tess_pool_default();
+	a->pyr_level = -1; /* tess_array_open sets it for pyramid levels */
+	a->pyr_uow = -1;
 	int rc = array_derive(a);
 	if (!rc)
 		rc = array_cache_create(&a->cache, TESS_ARRAY_CACHE_DEFAULT);
@@ -189,9 +192,11 @@ void tess_array_set_cache_bytes(tess_array *arr, size_t bytes)
 /* ---- consolidated metadata -------------------------------------------------------------- */
 
 /* The array's metadata text from the root's `.zmetadata`: 0, or
- * TESS_ENOTFOUND when there is none or it does not list the array. */
-static int consolidated_text(char **text, tess_store *st, const char *path)
+ * TESS_ENOTFOUND when there is none or it does not list the array.
+ * *attrs gets its `.zattrs` when `.zmetadata` lists them (else NULL). */
+static int consolidated_text(char **text, json_t **attrs, tess_store *st, const char *path)
 {
+	*attrs = NULL;
 	json_t *doc;
 	int rc = tess_obj_get_json(&doc, st, ZMETADATA);
 	if (rc == TESS_ENOTFOUND || rc == TESS_ECORRUPT)
@@ -202,6 +207,10 @@ static int consolidated_text(char **text, tess_store *st, const char *path)
 	tess_node_key(key, path, ".zarray");
 	json_t *m = json_object_get(json_object_get(doc, "metadata"), key);
 	rc = json_is_object(m) ? tess_json_dumps(text, m) : TESS_ENOTFOUND;
+	tess_node_key(key, path, ".zattrs");
+	json_t *za = json_object_get(json_object_get(doc, "metadata"), key);
+	if (!rc && za)
+		*attrs = json_incref(za);
 	json_decref(doc);
 	return rc;
 }
@@ -379,13 +388,54 @@ int tess_array_create(tess_array **out, tess_store *st, const char *path_in,
 
 /* ---- open --------------------------------------------------------------------------------- */
 
-/* The array's own metadata text and format, fetched. */
-static int fetch_meta(tess_store *st, const char *path, tess_buf *text, int *zarr_format)
+/* Pyramid levels: the v2 `.zattrs` of an array, parsed; NULL when there is
+ * none.  TESS_ECORRUPT when it is not JSON. */
+static int attrs_parse(json_t **attrs, const tess_buf *b, const char *key)
+{
+	int rc = tess_json_parse(attrs, b->data ? (const char *)b->data : "", b->len, key);
+	return rc == TESS_EINVAL ? TESS_ECORRUPT : rc;
+}
+
+static int fetch_attrs(json_t **attrs, tess_store *st, const char *path)
 {
 	char key[KEYBUF];
+	tess_node_key(key, path, ".zattrs");
+	*attrs = NULL;
+	int rc = tess_obj_get_json(attrs, st, key);
+	return rc == TESS_ENOTFOUND ? 0 : rc;
+}
+
+/*
+ * The array's own metadata text and format, fetched.  Pyramid levels carry
+ * an attribute the array must know about (pyramid/hook.h); only arrays
+ * named like a level (a number) can be one, and for those the v2 `.zattrs`
+ * comes in the same batched get as `.zarray` (*attrs; NULL when missing),
+ * so no other array's open costs a round trip more.
+ */
+static int fetch_meta(tess_store *st, const char *path, tess_buf *text, int *zarr_format,
+                      json_t **attrs)
+{
+	char key[KEYBUF], akey[KEYBUF];
 	tess_node_key(key, path, ".zarray");
 	*zarr_format = 2;
-	int rc = tess_obj_get(st, key, 0, UINT64_MAX, text);
+	*attrs = NULL;
+	int rc;
+	if (tess_pyramid_hook_name_may_be_level(path)) {
+		tess_buf ab = {0};
+		tess_node_key(akey, path, ".zattrs");
+		tess_get_req reqs[2] = { { key, 0, UINT64_MAX, text, 0 },
+		                         { akey, 0, UINT64_MAX, &ab, 0 } };
+		rc = tess_obj_get_many(st, reqs, 2);
+		if (!rc)
+			rc = reqs[0].status;
+		if (!rc && reqs[1].status != TESS_ENOTFOUND)
+			rc = reqs[1].status ? reqs[1].status : attrs_parse(attrs, &ab, akey);
+		tess_buf_free(&ab);
+		if (rc == TESS_ENOTFOUND)
+			tess_buf_free(text);
+	} else {
+		rc = tess_obj_get(st, key, 0, UINT64_MAX, text);
+	}
 	if (rc != TESS_ENOTFOUND)
 		return rc;
 	tess_node_key(key, path, "zarr.json");
@@ -425,23 +475,36 @@ int tess_array_open(tess_array **out, tess_store *st, const char *path_in)
 		return rc;
 	tess_meta m;
 	char *ctext = NULL;
-	rc = consolidated_text(&ctext, st, path);
+	json_t *attrs = NULL; /* v2 .zattrs, for pyramid levels (see fetch_meta) */
+	rc = consolidated_text(&ctext, &attrs, st, path);
 	if (!rc) {
 		rc = parse_meta(&m, path, ctext, strlen(ctext), 2);
 		free(ctext);
+		/* a consolidation that did not list the attributes */
+		if (!rc && !attrs && tess_pyramid_hook_name_may_be_level(path) &&
+		    (rc = fetch_attrs(&attrs, st, path))) {
+			tess_meta_clear(&m);
+			rc = tess_err_prefix(rc, "array '%s': ", path);
+		}
 	} else if (rc == TESS_ENOTFOUND) {
 		tess_buf text = {0};
 		int fmt;
-		rc = fetch_meta(st, path, &text, &fmt);
+		rc = fetch_meta(st, path, &text, &fmt, &attrs);
 		if (!rc)
 			rc = parse_meta(&m, path, text.data ? (const char *)text.data : "", text.len, fmt);
 		else
 			rc = tess_err_prefix(rc, "array '%s': ", path);
 		tess_buf_free(&text);
 	}
-	if (rc)
-		return rc;
-	return handle_make(out, st, path, &m);
+	if (!rc)
+		rc = handle_make(out, st, path, &m);
+	/* pyramid levels: v3 keeps the attributes in zarr.json */
+	if (!rc && (rc = tess_pyramid_hook_open(*out, attrs ? attrs : (*out)->meta.attributes))) {
+		tess_array_close(*out);
+		*out = NULL;
+	}
+	json_decref(attrs);
+	return rc;
 }
 
 /* ---- resize ---------------------------------------------------------------------------------- */
@@ -503,7 +566,8 @@ static int drop_outside(tess_store *st, const char *path, const tess_meta *m,
 	return rc;
 }
 
-static int resize_locked(tess_array *a, const uint64_t *shape, tess_meta *cur, tess_buf *text)
+static int resize_locked(tess_array *a, const uint64_t *shape, tess_meta *cur, tess_buf *text,
+                         pyr_write_mark *mk)
 {
 	tess_buf old = {0};
 	char key[KEYBUF];
@@ -517,6 +581,10 @@ static int resize_locked(tess_array *a, const uint64_t *shape, tess_meta *cur, t
 		return rc;
 	if (cur->ndim != a->meta.ndim)
 		return tess_err(TESS_ECONFLICT, "the stored array now has %d axes", cur->ndim);
+	/* pyramid level 0: the cells that appear or vanish are dirty, recorded
+	 * before the new shape is (a no-op for other arrays) */
+	if (a->pyr_level >= 0 && (rc = tess_pyramid_hook_resize(a, cur->shape, shape, mk)))
+		return rc;
 	int shrinks = 0;
 	for (int d = 0; d < cur->ndim; d++) {
 		shrinks |= shape[d] < cur->shape[d];
@@ -542,15 +610,21 @@ int tess_array_resize(tess_array *arr, const uint64_t *shape)
 			                "overflows 64 bits", arr->path);
 		elems *= shape[d] ? shape[d] : 1;
 	}
+	/* derived pyramid levels are refused (pyramid/hook.h) */
+	pyr_write_mark mk;
+	mk.marked = 0;
+	int rc = arr->pyr_level > 0 ? tess_pyramid_hook_refuse(arr, "resize") : 0;
+	if (rc)
+		return rc;
 	char lock_name[KEYBUF];
 	snprintf(lock_name, sizeof lock_name, "meta:%s", arr->path);
 	tess_lock *lk;
 	tess_meta cur;
 	memset(&cur, 0, sizeof cur);
 	tess_buf text = {0};
-	int rc = tess_lock_acquire(&lk, arr->st, lock_name);
+	rc = tess_lock_acquire(&lk, arr->st, lock_name);
 	if (!rc) {
-		rc = resize_locked(arr, shape, &cur, &text);
+		rc = resize_locked(arr, shape, &cur, &text, &mk);
 		tess_lock_release(lk);
 	}
 	if (!rc && arr->meta.zarr_format == 2)
@@ -559,10 +633,12 @@ int tess_array_resize(tess_array *arr, const uint64_t *shape)
 	tess_meta_clear(&cur);
 	array_cache_clear(arr->cache);
 	if (rc)
-		return tess_err_prefix(rc, "array '%s': resize: ", arr->path);
-	for (int d = 0; d < n; d++)
-		arr->meta.shape[d] = shape[d];
-	return 0;
+		rc = tess_err_prefix(rc, "array '%s': resize: ", arr->path);
+	else
+		for (int d = 0; d < n; d++)
+			arr->meta.shape[d] = shape[d];
+	/* pyramid level 0: a racing update, update_on_write */
+	return arr->pyr_level == 0 ? tess_pyramid_hook_after_write(arr, &mk, rc) : rc;
 }
 
 /* ---- delete ------------------------------------------------------------------------------------ */

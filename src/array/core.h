@@ -99,6 +99,12 @@ struct tess_array {
 	tess_pool *own_pool;
 	chunk_cache *cache;
 	buf_pool *bufs;
+	/* Pyramid levels (src/pyramid/hook.h): the level k of the array's
+	 * "_tessera_pyramid" attribute, read at open; -1 for other arrays.
+	 * Writes and resizes of level arrays go through the pyramid hooks. */
+	int pyr_level;
+	int pyr_uow;                    /* its pyramid's update_on_write; -1: not read yet */
+	struct tess_pyramid *pyr_owner; /* the pyramid handle that opened it, or NULL */
 };
 
 /* ---- geometry and element copies (chunk.c) ------------------------------------------ */

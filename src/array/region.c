@@ -9,6 +9,7 @@
  * fill are deleted instead of stored.
  */
 #include "array/core.h"
+#include "pyramid/hook.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -557,7 +558,15 @@ int tess_array_write(tess_array *arr, const uint64_t *start, const uint64_t *cou
 	int rc = region_check(arr, start, count, buf, "write", &empty);
 	if (rc || empty)
 		return rc;
+	/* pyramid levels (pyramid/hook.h): level 0 records the region dirty
+	 * before any chunk changes; levels > 0 are refused */
+	pyr_write_mark mk;
+	mk.marked = 0;
+	if (arr->pyr_level >= 0 && (rc = tess_pyramid_hook_before_write(arr, start, count, &mk)))
+		return rc;
 	if (arr->sharded)
-		return array_shard_write(arr, start, count, buf);
-	return array_regular_write(arr, start, count, buf);
+		rc = array_shard_write(arr, start, count, buf);
+	else
+		rc = array_regular_write(arr, start, count, buf);
+	return arr->pyr_level >= 0 ? tess_pyramid_hook_after_write(arr, &mk, rc) : rc;
 }
