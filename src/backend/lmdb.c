@@ -81,6 +81,7 @@
  */
 #include "backend/builtin.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 #include <lmdb.h>
 
@@ -1101,21 +1102,6 @@ static int spool_open(const struct lmdb_env *e, const char *key, int *out)
 	return 0;
 }
 
-/* Write all of `len` bytes; 0 or an errno value. */
-static int write_full(int fd, const void *data, size_t len)
-{
-	for (const uint8_t *p = data; len;) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* ---- in-place writers: the held write transaction ------------------------------------ */
 
 /* Report a failed step of a held transaction (an LMDB or errno code). */
@@ -1276,7 +1262,7 @@ static void spill_in_place(struct lmdb_writer *w)
 	int fd = -1;
 	int err = spool_create(w->e, &fd);
 	if (!err)
-		err = write_full(fd, w->held->dst, (size_t)w->size);
+		err = tess_write_full(fd, w->held->dst, (size_t)w->size);
 	held_end(w->held, HELD_ABORT);
 	w->held = NULL;
 	if (err) {
@@ -1606,7 +1592,7 @@ static int writer_append(struct lmdb_writer *w, const void *data, size_t len)
 		if (len)
 			memcpy(w->held->dst + w->size, data, len);
 	} else {
-		int err = write_full(w->fd, data, len);
+		int err = tess_write_full(w->fd, data, len);
 		if (err) {
 			w->failed = tess_errno_code(err);
 			return tess_err(w->failed, "lmdb '%s': writer '%.300s': spool write: %s",
