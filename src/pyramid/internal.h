@@ -147,6 +147,9 @@ void pyr_derive_end(void);
 /** The pyramid lock name "pyramid:<path>" into buf (TESS_NODE_KEYBUF bytes). */
 void pyr_lock_name(char *buf, const char *path);
 
+/** Take the pyramid's store lock (updates and growth); the message names it. */
+int pyr_lock(tess_lock **out, tess_pyramid *p);
+
 /* ---- dirty records (dirty.c) ------------------------------------------------------------ */
 
 /**

@@ -70,6 +70,23 @@ void pyr_lock_name(char *buf, const char *path)
 	snprintf(buf, TESS_NODE_KEYBUF, "pyramid:%s", path);
 }
 
+int pyr_lock(tess_lock **out, tess_pyramid *p)
+{
+	char lock_name[TESS_NODE_KEYBUF];
+	pyr_lock_name(lock_name, p->path);
+	int rc = tess_lock_acquire(out, p->st, lock_name);
+	return rc ? tess_err_prefix(rc, "pyramid '%s': ", p->path) : 0;
+}
+
+/* The node path of a pyramid; the store's root cannot be one. */
+static int pyramid_path(char *path, const char *path_in)
+{
+	int rc = tess_node_path(path, path_in, "pyramid");
+	if (!rc && !path[0])
+		rc = tess_err(TESS_EINVAL, "pyramid: the store's root cannot be a pyramid");
+	return rc;
+}
+
 void pyr_level_shape(const tess_pyramid *p, const uint64_t *shape0, int k, uint64_t *out)
 {
 	for (int d = 0; d < p->meta.ndim; d++) {
@@ -439,11 +456,9 @@ int tess_pyramid_open(tess_pyramid **out, tess_store *st, const char *path_in)
 {
 	*out = NULL;
 	char path[TESS_KEY_MAX + 1];
-	int rc = tess_node_path(path, path_in, "pyramid");
+	int rc = pyramid_path(path, path_in);
 	if (rc)
 		return rc;
-	if (!path[0])
-		return tess_err(TESS_EINVAL, "pyramid: the store's root cannot be a pyramid");
 	json_t *doc, *attrs;
 	int fmt;
 	char what[TESS_KEY_MAX + 32];
@@ -655,11 +670,9 @@ int tess_pyramid_create(tess_pyramid **out, tess_store *st, const char *path_in,
 {
 	*out = NULL;
 	char path[TESS_KEY_MAX + 1];
-	int rc = tess_node_path(path, path_in, "pyramid");
+	int rc = pyramid_path(path, path_in);
 	if (rc)
 		return rc;
-	if (!path[0])
-		return tess_err(TESS_EINVAL, "pyramid: the store's root cannot be a pyramid");
 	if ((rc = check_opts(path, opts)))
 		return rc;
 	pyr_meta m;
@@ -775,12 +788,10 @@ static int grow(tess_pyramid *p, const uint64_t *shape, int from_append)
 			return tess_err(TESS_EINVAL, "pyramid '%s': '%s' is non-equidistant: it grows "
 			                "with tess_pyramid_append, which adds its coordinates", p->path,
 			                p->meta.dims[d].name);
-	char lock_name[TESS_NODE_KEYBUF];
-	pyr_lock_name(lock_name, p->path);
 	tess_lock *lk;
-	int rc = tess_lock_acquire(&lk, p->st, lock_name);
+	int rc = pyr_lock(&lk, p);
 	if (rc)
-		return tess_err_prefix(rc, "pyramid '%s': ", p->path);
+		return rc;
 	int busy = p->busy;
 	p->busy = 1; /* the level-0 resize must not start an update under our lock */
 	p->locked = 1;

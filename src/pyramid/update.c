@@ -348,12 +348,10 @@ static int run(tess_pyramid *p, int full, tess_pyramid_update_stats *stats)
 	double t0 = now_s();
 	if (stats)
 		memset(stats, 0, sizeof *stats);
-	char lock_name[TESS_NODE_KEYBUF];
-	pyr_lock_name(lock_name, p->path);
 	tess_lock *lk;
-	int rc = tess_lock_acquire(&lk, p->st, lock_name);
+	int rc = pyr_lock(&lk, p);
 	if (rc)
-		return tess_err_prefix(rc, "pyramid '%s': ", p->path);
+		return rc;
 	rc = run_locked(p, full, stats);
 	tess_lock_release(lk);
 	if (stats)
