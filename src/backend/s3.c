@@ -575,6 +575,20 @@ static int mp_initiate(s3_backend *be, const char *key, char *id, size_t cap)
 	return rc;
 }
 
+/* "[partNumber=N&]uploadId=ID", NUL-terminated (part 0: no part number). */
+static int upload_query(tess_buf *q, size_t part, const char *id)
+{
+	char head[48];
+	if (part)
+		snprintf(head, sizeof head, "partNumber=%zu&uploadId=", part);
+	else
+		snprintf(head, sizeof head, "uploadId=");
+	int rc = tess_buf_append(q, head, strlen(head));
+	if (!rc)
+		rc = s3_uri_encode(q, id, strlen(id), 0);
+	return rc ? rc : tess_buf_append(q, "", 1);
+}
+
 static int mp_upload(s3_backend *be, const char *key, const char *id, size_t first_part,
                      const uint8_t *const *data, const size_t *lens, size_t n,
                      char (*etags)[72])
@@ -583,13 +597,7 @@ static int mp_upload(s3_backend *be, const char *key, const char *id, size_t fir
 	tess_buf *queries = calloc(n, sizeof *queries);
 	int rc = r && queries ? 0 : tess_err(TESS_ENOMEM, "s3: out of memory for %zu parts", n);
 	for (size_t i = 0; i < n && !rc; i++) {
-		char head[48];
-		snprintf(head, sizeof head, "partNumber=%zu&uploadId=", first_part + i);
-		rc = tess_buf_append(&queries[i], head, strlen(head));
-		if (!rc)
-			rc = s3_uri_encode(&queries[i], id, strlen(id), 0);
-		if (!rc)
-			rc = tess_buf_append(&queries[i], "", 1);
+		rc = upload_query(&queries[i], first_part + i, id);
 		r[i] = new_req("PUT", key);
 		r[i].query = (const char *)queries[i].data;
 		r[i].body = data[i];
@@ -615,20 +623,12 @@ static int mp_upload(s3_backend *be, const char *key, const char *id, size_t fir
 	return rc;
 }
 
-static int upload_query(tess_buf *q, const char *id)
-{
-	int rc = tess_buf_append(q, "uploadId=", 9);
-	if (!rc)
-		rc = s3_uri_encode(q, id, strlen(id), 0);
-	return rc ? rc : tess_buf_append(q, "", 1);
-}
-
 static int mp_complete(s3_backend *be, const char *key, const char *id,
                        char (*etags)[72], size_t n, int if_absent)
 {
 	tess_buf body = {0}, q = {0};
 	const char **list = malloc(n * sizeof *list);
-	int rc = list ? upload_query(&q, id) : tess_err(TESS_ENOMEM, "s3: out of memory");
+	int rc = list ? upload_query(&q, 0, id) : tess_err(TESS_ENOMEM, "s3: out of memory");
 	for (size_t i = 0; list && i < n; i++)
 		list[i] = etags[i];
 	if (!rc)
@@ -661,7 +661,7 @@ static int mp_complete(s3_backend *be, const char *key, const char *id,
 static void mp_abort(s3_backend *be, const char *key, const char *id)
 {
 	tess_buf q = {0};
-	if (upload_query(&q, id) == 0) {
+	if (upload_query(&q, 0, id) == 0) {
 		s3_req r = new_req("DELETE", key);
 		r.query = (const char *)q.data;
 		s3_perform(be, &r, 1);
@@ -781,15 +781,20 @@ struct s3_writer {
 	size_t parts, parts_cap;
 };
 
-static int writer_fail(struct s3_writer *w, int rc)
+static void writer_free(struct s3_writer *w)
 {
-	s3_backend *be = as_s3(w->base.backend);
-	if (w->started)
-		mp_abort(be, w->key, w->id);
 	free(w->key);
 	free(w->buf);
 	free(w->etags);
 	free(w);
+}
+
+/* Abort the multipart upload (if any), free the writer, return rc. */
+static int writer_fail(struct s3_writer *w, int rc)
+{
+	if (w->started)
+		mp_abort(as_s3(w->base.backend), w->key, w->id);
+	writer_free(w);
 	return rc;
 }
 
@@ -932,8 +937,8 @@ static int s3_writer_commit(tess_writer *tw)
 	}
 	if (rc)
 		return writer_fail(w, rc);
-	w->started = 0;
-	return writer_fail(w, 0);
+	writer_free(w);
+	return 0;
 }
 
 static void s3_writer_abort(tess_writer *tw)
