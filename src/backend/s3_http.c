@@ -24,6 +24,8 @@
 #define BACKOFF_CAP_NS (5LL * 1000000000)
 /* Error bodies are small; never keep more of one than this. */
 #define ERROR_BODY_MAX (64 * 1024)
+/* Most bytes reserved up front from a Content-Length; beyond, the buffer grows. */
+#define RESERVE_MAX ((uint64_t)1 << 30)
 /* A transfer that moves less than 1 byte/s for this long has stalled. */
 #define STALL_SECONDS 60L
 
@@ -179,9 +181,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 	s3_req *req = arg;
 	size_t len = size * n;
 	if (req->out && is_2xx(req->status)) {
-		/* reserve the whole body once, so a large GET is one allocation */
+		/* reserve the whole body once, so a large GET is one allocation;
+		 * the server's Content-Length is trusted only up to RESERVE_MAX */
 		if (req->out->len == req->out_len0 && req->has_length && !req->out->fixed &&
-		    req->content_length > len && req->content_length < SIZE_MAX / 2)
+		    req->content_length > len && req->content_length <= RESERVE_MAX)
 			tess_buf_reserve(req->out, (size_t)req->content_length);
 		if (tess_buf_append(req->out, data, len) != 0) {
 			req->overflow = 1;
